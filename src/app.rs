@@ -1,0 +1,113 @@
+//! Building and running one instance: the composition root.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::password::Passwords;
+use crate::storage::Db;
+use crate::web::{self, session, AppState};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, loads sample news into an empty database, and binds the listener
+    /// (port 0 picks a free port, which tests use).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database)?;
+        db.migrate().await?;
+        if config.sample_news {
+            crate::ingest::sample::load_if_empty(&db, session::now()).await?;
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            passwords: Passwords::new(),
+            ready: Arc::new(AtomicBool::new(true)),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serves until `shutdown` resolves, then drains: `/readyz` turns 503 at once, requests
+    /// keep being served for the grace period so the load balancer can move traffic away,
+    /// then the listener closes, in-flight requests finish and the pools close.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        state.db.spawn_replica_monitor();
+        spawn_session_sweeper(state.clone());
+        let grace = state.config.shutdown_grace;
+        let ready = state.ready.clone();
+        let db = state.db.clone();
+        let drained = async move {
+            shutdown.await;
+            ready.store(false, Ordering::Relaxed);
+            tracing::info!(grace_secs = grace.as_secs_f64(), "shutdown requested; draining");
+            tokio::time::sleep(grace).await;
+            tracing::info!("closing the listener; finishing in-flight requests");
+        };
+        let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(drained).await?;
+        db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Deletes expired sessions hourly; lookups already ignore them, this keeps the table small.
+fn spawn_session_sweeper(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = session::now();
+            let idle = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
+            match state.db.purge_sessions(now, now.saturating_sub(idle)).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+        }
+    });
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

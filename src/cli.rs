@@ -1,0 +1,93 @@
+//! The `newsread` command line: one binary for the web server and its operations.
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{shutdown_signal, Application};
+use crate::config::Config;
+use crate::storage::Db;
+
+#[derive(Parser, Debug)]
+#[command(name = "newsread", version, about = "NewsRead news reader: web server, API and admin tools")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and API (the default).
+    Serve {
+        /// Address to listen on; overrides NEWSREAD_LISTEN.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted, and exit non-zero if it is invalid.
+    CheckConfig,
+}
+
+fn load_config() -> Result<Config, ExitCode> {
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    for name in Config::unknown_variables(&vars) {
+        eprintln!("warning: {name} is not a NewsRead setting (typo?)");
+    }
+    Config::from_vars(vars).map_err(|e| {
+        eprintln!("newsread: {e}");
+        ExitCode::from(2)
+    })
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let mut config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::CheckConfig => {
+            print!("{}", config.describe());
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => {
+            crate::telemetry::init(&config.log);
+            let result = async {
+                let db = Db::connect(&config.database)?;
+                db.migrate().await?;
+                db.close().await;
+                anyhow::Ok(())
+            }
+            .await;
+            report(result, "migrations applied")
+        }
+        Command::Serve { listen } => {
+            if let Some(addr) = listen {
+                config.listen = addr;
+            }
+            crate::telemetry::init(&config.log);
+            let result = async {
+                let app = Application::build(config).await?;
+                tracing::info!(address = %app.local_addr()?, "NewsRead is listening");
+                app.run(shutdown_signal()).await
+            }
+            .await;
+            report(result, "stopped")
+        }
+    }
+}
+
+fn report(result: anyhow::Result<()>, ok: &str) -> ExitCode {
+    match result {
+        Ok(()) => {
+            tracing::info!("{ok}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "newsread failed");
+            eprintln!("newsread: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

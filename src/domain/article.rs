@@ -1,0 +1,84 @@
+//! News articles as stored and shown.
+use super::Invalid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    pub id: i64,
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub source: String,
+    pub author: Option<String>,
+    pub image_url: Option<String>,
+    pub category: String,
+    pub country: String,
+    pub language: String,
+    /// Unix seconds, UTC.
+    pub published_at: i64,
+    pub is_sample: bool,
+}
+
+/// An article on its way into the database, already cleaned by the ingestion layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewArticle {
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub source: String,
+    pub author: Option<String>,
+    pub image_url: Option<String>,
+    pub category: &'static str,
+    pub country: &'static str,
+    pub language: &'static str,
+    pub published_at: i64,
+    pub is_sample: bool,
+}
+
+/// Query parameters that only track where a click came from; they make one article look like many.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "fbclid" | "gclid" | "dclid" | "msclkid" | "mc_cid" | "mc_eid" | "igshid" | "yclid" | "_ga" | "ref_src"
+        )
+}
+
+/// The identity of an article's link: http(s) only, lower-case host, no fragment, no tracking
+/// parameters, no default port. Two URLs that differ only in those are the same article.
+pub fn canonical_url(raw: &str) -> Result<String, Invalid> {
+    let mut url = url::Url::parse(raw.trim()).map_err(|_| Invalid::new("not a valid URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Invalid::new("only http and https links are kept"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Invalid::new("URL has no host"));
+    }
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !is_tracking_param(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_urls_drop_tracking_and_fragments() {
+        let a = canonical_url("https://News.Example.com:443/a/b?id=7&utm_source=x&UTM_medium=y#top").unwrap();
+        assert_eq!(a, "https://news.example.com/a/b?id=7");
+        assert_eq!(canonical_url("http://x.org/p?fbclid=1").unwrap(), "http://x.org/p");
+        assert!(canonical_url("javascript:alert(1)").is_err());
+        assert!(canonical_url("ftp://x.org/file").is_err());
+        assert!(canonical_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,179 @@
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Db, Dialect, Error};
+use crate::domain::article::{Article, NewArticle};
+use crate::domain::feed::{Cursor, FeedFilter};
+
+const ARTICLE_COLUMNS: &str = "id, url, title, description, source, author, image_url, category, \
+                               country, language, published_at, is_sample";
+
+/// One page of the feed, newest first.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub articles: Vec<Article>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// What an upsert did, per article.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertStats {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+pub(crate) fn url_hash(canonical_url: &str) -> String {
+    let digest = Sha256::digest(canonical_url.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
+    Ok(Article {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        source: r.try_get("source")?,
+        author: r.try_get("author")?,
+        image_url: r.try_get("image_url")?,
+        category: r.try_get("category")?,
+        country: r.try_get("country")?,
+        language: r.try_get("language")?,
+        published_at: r.try_get("published_at")?,
+        is_sample: r.try_get::<i64, _>("is_sample")? != 0,
+    })
+}
+
+impl Db {
+    /// A page of articles matching `filter`, strictly older than `after`.
+    ///
+    /// Keyset paging on (published_at, id): the cost of a page does not grow with its depth.
+    /// The redundant `published_at <= ?` gives every engine's planner an index range.
+    pub async fn feed_page(&self, filter: &FeedFilter, after: Option<Cursor>, limit: u32) -> Result<FeedPage, Error> {
+        let mut sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE 1 = 1");
+        let mut codes: Vec<&'static str> = Vec::new();
+        for (column, selected) in [
+            ("country", &filter.countries),
+            ("language", &filter.languages),
+            ("category", &filter.categories),
+        ] {
+            if selected.is_empty() {
+                continue;
+            }
+            let marks = vec!["?"; selected.len()].join(", ");
+            sql.push_str(&format!(" AND {column} IN ({marks})"));
+            codes.extend(selected.iter().copied());
+        }
+        if after.is_some() {
+            sql.push_str(" AND published_at <= ? AND (published_at < ? OR id < ?)");
+        }
+        sql.push_str(" ORDER BY published_at DESC, id DESC LIMIT ?");
+        let sql = self.sql(&sql).into_owned();
+        let fetch = i64::from(limit) + 1;
+        let (sql, codes) = (&sql, &codes);
+        let rows = self
+            .read(|pool| async move {
+                let mut q = sqlx::query(sql);
+                for code in codes {
+                    q = q.bind(*code);
+                }
+                if let Some(c) = after {
+                    q = q.bind(c.published_at).bind(c.published_at).bind(c.id);
+                }
+                q.bind(fetch).fetch_all(&pool).await
+            })
+            .await?;
+        let mut articles = rows.iter().map(article_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if articles.len() > limit as usize {
+            articles.truncate(limit as usize);
+            articles.last().map(|a| Cursor { published_at: a.published_at, id: a.id })
+        } else {
+            None
+        };
+        Ok(FeedPage { articles, next })
+    }
+
+    /// Stores articles once per canonical URL. A known URL whose title, description or image
+    /// changed is updated; one that did not is left alone.
+    pub async fn upsert_articles(&self, articles: &[NewArticle], now: i64) -> Result<InsertStats, Error> {
+        let insert = match self.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
+                 category, country, language, published_at, is_sample, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
+                 category, country, language, published_at, is_sample, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url_hash) DO NOTHING"
+            }
+        };
+        let insert = self.sql(insert);
+        let select = self.sql("SELECT title, description, image_url FROM articles WHERE url_hash = ?");
+        let update = self.sql(
+            "UPDATE articles SET title = ?, description = ?, image_url = ?, updated_at = ? WHERE url_hash = ?",
+        );
+        let mut stats = InsertStats::default();
+        for chunk in articles.chunks(200) {
+            let mut tx = self.primary().begin().await?;
+            for a in chunk {
+                let hash = url_hash(&a.url);
+                let existing = sqlx::query(&select).bind(&hash).fetch_optional(&mut *tx).await?;
+                match existing {
+                    None => {
+                        let done = sqlx::query(&insert)
+                            .bind(&hash)
+                            .bind(&a.url)
+                            .bind(&a.title)
+                            .bind(&a.description)
+                            .bind(&a.source)
+                            .bind(a.author.as_deref())
+                            .bind(a.image_url.as_deref())
+                            .bind(a.category)
+                            .bind(a.country)
+                            .bind(a.language)
+                            .bind(a.published_at)
+                            .bind(i64::from(a.is_sample))
+                            .bind(now)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 1 {
+                            stats.added += 1;
+                        } else {
+                            stats.unchanged += 1;
+                        }
+                    }
+                    Some(row) => {
+                        let same = row.try_get::<String, _>("title")? == a.title
+                            && row.try_get::<String, _>("description")? == a.description
+                            && row.try_get::<Option<String>, _>("image_url")? == a.image_url;
+                        if same {
+                            stats.unchanged += 1;
+                        } else {
+                            sqlx::query(&update)
+                                .bind(&a.title)
+                                .bind(&a.description)
+                                .bind(a.image_url.as_deref())
+                                .bind(now)
+                                .bind(&hash)
+                                .execute(&mut *tx)
+                                .await?;
+                            stats.updated += 1;
+                        }
+                    }
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(stats)
+    }
+
+    pub async fn count_articles(&self) -> Result<i64, Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM articles").fetch_one(self.primary()).await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,467 @@
+//! All SQL lives here. The web handlers and the ingestion job share this layer and never see
+//! a connection or a dialect.
+//!
+//! One implementation serves SQLite, PostgreSQL and MySQL/MariaDB through sqlx's `Any` driver:
+//! queries are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and only
+//! the statements whose syntax really differs branch on [`Dialect`].
+mod articles;
+mod preferences;
+mod sessions;
+mod users;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, Row};
+
+pub use articles::{FeedPage, InsertStats};
+pub use sessions::SessionRecord;
+pub use users::Credentials;
+
+use crate::config::DatabaseConfig;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Dialect {
+    /// The backend named by a URL's scheme.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Dialect::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Dialect::Postgres),
+            Some("mysql" | "mariadb") => Ok(Dialect::MySql),
+            _ => Err(
+                "unsupported database URL scheme; use sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+            Dialect::MySql => &MYSQL_MIGRATIONS,
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database cannot be reached right now: callers answer 503, not 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Query(#[source] sqlx::Error),
+    #[error("username or email already registered")]
+    Duplicate { username: bool, email: bool },
+    #[error(
+        "the database schema is at version {found}, newer than this build of newsread knows \
+         (latest {known}); run a newer newsread or restore the database"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("migration failed: {0}")]
+    Migrate(#[source] MigrateError),
+    #[error("cannot prepare the SQLite database file: {0}")]
+    SqliteFile(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            Error::Unavailable(e)
+        } else {
+            Error::Query(e)
+        }
+    }
+}
+
+/// Errors that mean "try again later" rather than "this query is wrong".
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: shutting down / cannot connect now / connection exceptions.
+            code.starts_with("57P") || code.starts_with("08")
+            // MySQL: too many connections, server shutdown, lock wait timeout, read-only failover.
+            || matches!(code.as_ref(), "1040" | "1053" | "1205" | "1290" | "1836")
+            // SQLite: busy / locked beyond the busy timeout.
+            || matches!(code.as_ref(), "5" | "6" | "517" | "261" | "262")
+        }
+        _ => false,
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Counters for where lag-tolerant reads were served; exported as metrics.
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    pub replica: AtomicU64,
+    pub primary_fallback: AtomicU64,
+}
+
+struct Replica {
+    pool: AnyPool,
+    healthy: AtomicBool,
+}
+
+struct Inner {
+    dialect: Dialect,
+    primary: AnyPool,
+    replica: Option<Replica>,
+    replica_timeout: Duration,
+    sqlite_path: Option<PathBuf>,
+    stats: ReadStats,
+}
+
+/// The data tier: a primary pool and an optional read-replica pool that falls back to it.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("dialect", &self.inner.dialect)
+            .field("replica", &self.inner.replica.is_some())
+            .finish()
+    }
+}
+
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// Makes a SQLite URL usable on a fresh machine: parent directory created, file created on
+/// first use. Returns the URL to connect with and the file path.
+fn prepare_sqlite(url: &str) -> Result<(String, PathBuf), Error> {
+    let rest = url.split_once(':').map_or("", |(_, r)| r);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path.starts_with(":memory:") || query.contains("mode=memory") {
+        return Err(Error::SqliteFile(
+            "an in-memory SQLite database cannot be shared by the connection pool; use a file path".into(),
+        ));
+    }
+    let path = PathBuf::from(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::SqliteFile(format!("{}: {e}", parent.display())))?;
+    }
+    let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok((format!("sqlite://{}?{query}", path.display()), path))
+}
+
+fn pool_options(cfg: &DatabaseConfig, dialect: Dialect, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .min_connections(cfg.min_connections)
+        .acquire_timeout(acquire_timeout)
+        .idle_timeout(Some(cfg.idle_timeout))
+        .max_lifetime(Some(cfg.max_lifetime))
+        .test_before_acquire(true)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                let setup: &[&str] = match dialect {
+                    // WAL lets readers run beside the writer; NORMAL is durable with WAL.
+                    Dialect::Sqlite => &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"],
+                    Dialect::MySql => &["SET time_zone = '+00:00'"],
+                    Dialect::Postgres => &[],
+                };
+                for stmt in setup {
+                    sqlx::query(stmt).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+impl Db {
+    /// Builds the pools without connecting, so an instance can start (and report not-ready)
+    /// while its database is still coming up.
+    pub fn connect(cfg: &DatabaseConfig) -> Result<Self, Error> {
+        install_drivers();
+        let raw = cfg.url.expose();
+        let dialect = Dialect::from_url(raw).map_err(|e| Error::SqliteFile(e))?;
+        let (url, sqlite_path) = match dialect {
+            Dialect::Sqlite => {
+                let (u, p) = prepare_sqlite(raw)?;
+                (u, Some(p))
+            }
+            _ => (raw.to_owned(), None),
+        };
+        let primary = pool_options(cfg, dialect, cfg.acquire_timeout)
+            .connect_lazy(&url)
+            .map_err(Error::from)?;
+        let replica = match &cfg.replica_url {
+            Some(r) => Some(Replica {
+                pool: pool_options(cfg, dialect, cfg.replica_timeout)
+                    .connect_lazy(r.expose())
+                    .map_err(Error::from)?,
+                healthy: AtomicBool::new(true),
+            }),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dialect,
+                primary,
+                replica,
+                replica_timeout: cfg.replica_timeout,
+                sqlite_path,
+                stats: ReadStats::default(),
+            }),
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    pub fn read_stats(&self) -> &ReadStats {
+        &self.inner.stats
+    }
+
+    pub fn has_replica(&self) -> bool {
+        self.inner.replica.is_some()
+    }
+
+    /// Adapts `?` placeholders to the dialect. Our SQL never has `?` inside literals.
+    pub(crate) fn sql<'a>(&self, query: &'a str) -> Cow<'a, str> {
+        if self.inner.dialect != Dialect::Postgres || !query.contains('?') {
+            return Cow::Borrowed(query);
+        }
+        let mut out = String::with_capacity(query.len() + 8);
+        let mut n = 0;
+        for ch in query.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    pub(crate) fn primary(&self) -> &AnyPool {
+        &self.inner.primary
+    }
+
+    /// Runs a lag-tolerant read on the replica when it is healthy, else on the primary. A
+    /// failed or slow replica read is retried on the primary: users never see replica faults.
+    pub(crate) async fn read<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: Fn(AnyPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        if let Some(replica) = &self.inner.replica {
+            if replica.healthy.load(Ordering::Relaxed) {
+                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone())).await {
+                    Ok(Ok(value)) => {
+                        self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
+                        return Ok(value);
+                    }
+                    Ok(Err(e)) => {
+                        if is_unavailable(&e) {
+                            replica.healthy.store(false, Ordering::Relaxed);
+                        }
+                        tracing::warn!(error = %e, "replica read failed; serving it from the primary");
+                    }
+                    Err(_) => {
+                        replica.healthy.store(false, Ordering::Relaxed);
+                        tracing::warn!("replica read timed out; serving it from the primary");
+                    }
+                }
+            }
+            self.inner.stats.primary_fallback.fetch_add(1, Ordering::Relaxed);
+        }
+        op(self.inner.primary.clone()).await.map_err(Error::from)
+    }
+
+    /// Probes the replica every second so reads return to it once it recovers (and leave it
+    /// before a user request has to time out). Ends when the last `Db` handle is dropped.
+    pub fn spawn_replica_monitor(&self) {
+        if self.inner.replica.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let Some(replica) = &inner.replica else { return };
+                let probe = sqlx::query("SELECT 1").execute(&replica.pool);
+                let ok = matches!(tokio::time::timeout(inner.replica_timeout, probe).await, Ok(Ok(_)));
+                let was = replica.healthy.swap(ok, Ordering::Relaxed);
+                if was != ok {
+                    if ok {
+                        tracing::info!("replica is back; lag-tolerant reads return to it");
+                    } else {
+                        tracing::warn!("replica unreachable; lag-tolerant reads use the primary");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Applies pending migrations under a lock (an advisory lock on PostgreSQL and MySQL, a
+    /// file lock beside a SQLite database), so instances starting together never race.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let migrator = self.inner.dialect.migrator();
+        let _lock = match &self.inner.sqlite_path {
+            Some(path) => Some(lock_sqlite(path).await?),
+            None => None,
+        };
+        migrator.run(&self.inner.primary).await.map_err(|e| match e {
+            MigrateError::VersionMissing(found) => Error::SchemaTooNew { found, known: latest_version(migrator) },
+            MigrateError::Execute(e) if is_unavailable(&e) => Error::Unavailable(e),
+            other => Error::Migrate(other),
+        })
+    }
+
+    /// Readiness: the primary answers and has every migration this build needs.
+    pub async fn check_schema(&self) -> Result<(), Error> {
+        let known = latest_version(self.inner.dialect.migrator());
+        let row: AnyRow = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
+            .fetch_one(&self.inner.primary)
+            .await?;
+        let found: Option<i64> = row.try_get("v")?;
+        // A schema newer than ours is refused at start (see `migrate`), but once running we
+        // stay ready when a newer release migrates ahead during a rolling deploy: migrations
+        // are additive (expand, then contract a release later), so the old code keeps working.
+        match found {
+            Some(v) if v >= known => Ok(()),
+            _ => Err(Error::Migrate(MigrateError::VersionMissing(known))),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.inner.primary.close().await;
+        if let Some(r) = &self.inner.replica {
+            r.pool.close().await;
+        }
+    }
+}
+
+fn latest_version(m: &Migrator) -> i64 {
+    m.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+async fn lock_sqlite(db_path: &std::path::Path) -> Result<std::fs::File, Error> {
+    let mut lock_path = db_path.as_os_str().to_owned();
+    lock_path.push(".migrate-lock");
+    let lock_path = PathBuf::from(lock_path);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::SqliteFile(format!("{}: {e}", lock_path.display())))?;
+        file.lock()
+            .map_err(|e| Error::SqliteFile(format!("{}: {e}", lock_path.display())))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| Error::SqliteFile(format!("migration lock task failed: {e}")))?
+}
+
+/// Runs an INSERT and returns the new row's id on every dialect: `RETURNING id` (which the
+/// caller appends) on SQLite and PostgreSQL, `LAST_INSERT_ID()` on MySQL, which has no RETURNING.
+async fn insert_returning_id<'q>(
+    db: &Db,
+    executor: impl sqlx::Executor<'q, Database = sqlx::Any>,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<i64, sqlx::Error> {
+    if db.dialect() != Dialect::MySql {
+        let row = query.fetch_one(executor).await?;
+        row.try_get::<i64, _>(0)
+    } else {
+        let done = query.execute(executor).await?;
+        done.last_insert_id()
+            .ok_or_else(|| sqlx::Error::Protocol("the database returned no insert id".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_pick_backends() {
+        assert_eq!(Dialect::from_url("sqlite://x.db"), Ok(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("sqlite:x.db"), Ok(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("postgresql://h/d"), Ok(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("mariadb://h/d"), Ok(Dialect::MySql));
+        let err = Dialect::from_url("mongodb://h/d").unwrap_err();
+        assert!(err.contains("sqlite:") && err.contains("postgres:") && err.contains("mysql:"));
+    }
+
+    #[test]
+    fn sqlite_urls_get_a_directory_and_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a/b/news.db");
+        let (url, path) = prepare_sqlite(&format!("sqlite://{}", file.display())).unwrap();
+        assert_eq!(path, file);
+        assert!(url.ends_with("?mode=rwc"), "{url}");
+        assert!(file.parent().unwrap().is_dir());
+        assert!(prepare_sqlite("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        let mut cfg = crate::config::Config::from_vars(Default::default()).unwrap().database;
+        cfg.url = crate::config::DatabaseUrl::new("postgres://localhost/x");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let db = Db::connect(&cfg).unwrap();
+            assert_eq!(db.sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        });
+    }
+}

@@ -1,0 +1,81 @@
+use sqlx::Row;
+
+use super::{insert_returning_id, is_unique_violation, Db, Error};
+use crate::domain::user::{Email, Username};
+
+/// What a login needs to check a password.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user_id: i64,
+    pub username: String,
+    pub password_hash: String,
+}
+
+impl Db {
+    /// Which of the two identities already belong to someone.
+    pub async fn identities_taken(&self, username: &Username, email: &Email) -> Result<(bool, bool), Error> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT username_key, email_key FROM users WHERE username_key = ? OR email_key = ?",
+        ))
+        .bind(username.key())
+        .bind(email.key())
+        .fetch_all(self.primary())
+        .await?;
+        let mut taken = (false, false);
+        for row in rows {
+            taken.0 |= row.try_get::<String, _>("username_key")? == username.key();
+            taken.1 |= row.try_get::<String, _>("email_key")? == email.key();
+        }
+        Ok(taken)
+    }
+
+    /// Creates an account. Uniqueness is enforced by the database, so concurrent sign-ups
+    /// with one name yield exactly one account and [`Error::Duplicate`] for the rest.
+    pub async fn create_user(&self, username: &Username, email: &Email, password_hash: &str, now: i64) -> Result<i64, Error> {
+        let mut sql = String::from(
+            "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        );
+        if self.dialect() != super::Dialect::MySql {
+            sql.push_str(" RETURNING id");
+        }
+        let sql = self.sql(&sql);
+        let query = sqlx::query(&sql)
+            .bind(username.as_str())
+            .bind(username.key())
+            .bind(email.as_str())
+            .bind(email.key())
+            .bind(password_hash)
+            .bind(now);
+        match insert_returning_id(self, self.primary(), query).await {
+            Ok(id) => Ok(id),
+            Err(e) if is_unique_violation(&e) => {
+                let (username, email) = self.identities_taken(username, email).await?;
+                // The conflicting row may have been deleted since; still a conflict to report.
+                Err(Error::Duplicate { username: username || !email, email })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Looks a user up by username or email, case-insensitively.
+    pub async fn find_credentials(&self, login: &str) -> Result<Option<Credentials>, Error> {
+        let key = login.trim().to_ascii_lowercase();
+        let column = if key.contains('@') { "email_key" } else { "username_key" };
+        let sql = format!("SELECT id, username, password_hash FROM users WHERE {column} = ?");
+        let row = sqlx::query(&self.sql(&sql)).bind(key).fetch_optional(self.primary()).await?;
+        row.map(|r| {
+            Ok(Credentials {
+                user_id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn count_users(&self) -> Result<i64, Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(self.primary()).await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,140 @@
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+
+use crate::domain::article::Article;
+use crate::domain::feed::{Cursor, FeedFilter};
+use crate::domain::vocab::Dimension;
+use crate::web::error::{ApiError, AppError};
+use crate::web::form::Form;
+use crate::web::pages::news::iso8601;
+use crate::web::session::ApiUser;
+use crate::web::AppState;
+
+const DEFAULT_LIMIT: u32 = 30;
+const MAX_LIMIT: u32 = 100;
+
+#[derive(Serialize)]
+pub struct ArticleJson {
+    id: i64,
+    title: String,
+    description: String,
+    url: String,
+    source: String,
+    author: Option<String>,
+    image_url: Option<String>,
+    category: String,
+    country: String,
+    language: String,
+    published_at: String,
+    sample: bool,
+}
+
+impl From<Article> for ArticleJson {
+    fn from(a: Article) -> Self {
+        ArticleJson {
+            published_at: iso8601(a.published_at),
+            id: a.id,
+            title: a.title,
+            description: a.description,
+            url: a.url,
+            source: a.source,
+            author: a.author,
+            image_url: a.image_url,
+            category: a.category,
+            country: a.country,
+            language: a.language,
+            sample: a.is_sample,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ArticlesJson {
+    articles: Vec<ArticleJson>,
+    next_cursor: Option<String>,
+}
+
+struct ListQuery {
+    filter: FeedFilter,
+    limit: u32,
+    cursor: Option<Cursor>,
+}
+
+fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
+    let q = Form::parse(raw.as_bytes());
+    for key in q.keys() {
+        if !matches!(key, "country" | "language" | "category" | "limit" | "cursor") {
+            let shown: String = key.chars().take(40).collect();
+            return Err(AppError::BadRequest(format!(
+                "Unknown query parameter `{shown}`; use country, language, category, limit or cursor."
+            )));
+        }
+    }
+    fn single<'a>(q: &'a Form, key: &'a str) -> Result<Option<&'a str>, AppError> {
+        let mut values = q.all(key);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(AppError::BadRequest(format!("`{key}` may be given only once.")));
+        }
+        Ok(first)
+    }
+    let limit = match single(&q, "limit")? {
+        None => DEFAULT_LIMIT,
+        Some(raw) => {
+            let n: i64 = raw
+                .trim()
+                .parse()
+                .map_err(|_| AppError::BadRequest("`limit` must be a whole number from 1 to 100.".into()))?;
+            u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| AppError::Unprocessable("`limit` must be from 1 to 100.".into()))?
+        }
+    };
+    let cursor = single(&q, "cursor")?
+        .filter(|c| !c.is_empty())
+        .map(|c| Cursor::decode(c).map_err(|e| AppError::BadRequest(e.0)))
+        .transpose()?;
+    let mut filter = FeedFilter::default();
+    for d in Dimension::ALL {
+        for value in q.all(d.field()) {
+            filter.add(d, value).map_err(|e| AppError::Unprocessable(e.0))?;
+        }
+    }
+    Ok(ListQuery { filter, limit, cursor })
+}
+
+/// `GET /api/v1/articles`: newest first, filtered by the query (not by saved preferences, so
+/// a URL means the same thing for every caller), paged by an opaque cursor.
+pub async fn list(
+    State(state): State<AppState>,
+    _user: ApiUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ArticlesJson>, ApiError> {
+    let q = parse_query(raw.as_deref().unwrap_or(""))?;
+    let page = state.db.feed_page(&q.filter, q.cursor, q.limit).await?;
+    Ok(Json(ArticlesJson {
+        articles: page.articles.into_iter().map(ArticleJson::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let q = parse_query("country=us,gb&country=ng&category=sports&limit=5").unwrap();
+        assert_eq!(q.filter.countries, vec!["us", "gb", "ng"]);
+        assert_eq!(q.limit, 5);
+        assert!(matches!(parse_query("limit=0"), Err(AppError::Unprocessable(_))));
+        assert!(matches!(parse_query("limit=101"), Err(AppError::Unprocessable(_))));
+        assert!(matches!(parse_query("limit=ten"), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse_query("limit=1&limit=2"), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse_query("countries=us"), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse_query("country=zz"), Err(AppError::Unprocessable(_))));
+        assert!(matches!(parse_query("cursor=%%%"), Err(AppError::BadRequest(_))));
+    }
+}

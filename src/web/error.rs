@@ -1,0 +1,165 @@
+//! One error type for every handler. Pages get a designed HTML page, the API gets JSON; a 500
+//! logs its detail and shows nothing of it.
+use askama::Template;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+
+use crate::storage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error("the form has expired")]
+    Csrf,
+    #[error("not found")]
+    NotFound,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] storage::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<storage::Error> for AppError {
+    fn from(e: storage::Error) -> Self {
+        match e {
+            storage::Error::Unavailable(_) => AppError::Unavailable(e),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// Seconds a client should wait before retrying while the database is down.
+const RETRY_AFTER_SECS: &str = "5";
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::LoginRequired { .. } => "unauthenticated",
+            AppError::Csrf => "csrf_failed",
+            AppError::NotFound => "not_found",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::Unprocessable(_) => "invalid_parameter",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the user is told: never internal detail.
+    fn public_message(&self) -> String {
+        match self {
+            AppError::BadRequest(m) | AppError::Unprocessable(m) => m.clone(),
+            AppError::LoginRequired { .. } => "Log in to continue.".into(),
+            AppError::Csrf => {
+                "This form has expired or was sent from another site. Go back, reload the page and try again.".into()
+            }
+            AppError::NotFound => "There is nothing at this address.".into(),
+            AppError::PayloadTooLarge => "What you sent is too large.".into(),
+            AppError::UnsupportedMediaType => "This request's content type is not supported.".into(),
+            AppError::Unavailable(_) => {
+                "NewsRead cannot reach its database right now. Please try again in a few seconds.".into()
+            }
+            AppError::Internal(_) => "Something went wrong on our side. It has been logged; please try again.".into(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            AppError::Unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+            _ => {}
+        }
+    }
+
+    fn with_retry_after(&self, mut response: Response) -> Response {
+        if matches!(self, AppError::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: super::Layout,
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        if let AppError::LoginRequired { next } = &self {
+            let target = format!("/login?next={}", urlencode(next));
+            return Redirect::to(&target).into_response();
+        }
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
+        let page = ErrorPage {
+            layout: super::Layout { title: title.to_owned(), ..super::Layout::anonymous() },
+            status: status.as_u16(),
+            title,
+            message: self.public_message(),
+        };
+        let response = match page.render() {
+            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "error page failed to render");
+                (status, self.public_message()).into_response()
+            }
+        };
+        self.with_retry_after(response)
+    }
+}
+
+/// The same errors for `/api/`: JSON, and 401 instead of a login redirect.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let body = serde_json::json!({ "error": { "code": e.code(), "message": e.public_message() } });
+        e.with_retry_after((e.status(), Json(body)).into_response())
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

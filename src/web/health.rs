@@ -1,0 +1,29 @@
+//! Liveness and readiness for the load balancer's health checks.
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+/// Liveness: the process serves requests. Touches nothing else.
+pub async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+/// Readiness: not shutting down, primary reachable, schema exactly current.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".to_owned());
+    }
+    match tokio::time::timeout(Duration::from_secs(2), state.db.check_schema()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database not ready\n".to_owned())
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database check timed out\n".to_owned()),
+    }
+}

@@ -1,0 +1,239 @@
+//! The HTTP layer: it translates requests into calls on the storage layer and results into
+//! pages or JSON, and nothing more.
+mod api;
+pub mod assets;
+pub mod error;
+mod form;
+mod health;
+mod pages;
+pub mod session;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use ipnet::IpNet;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument as _;
+
+use crate::config::Config;
+use crate::password::Passwords;
+use crate::storage::Db;
+use error::AppError;
+
+/// Form and API bodies are small; anything larger is refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub passwords: Passwords,
+    /// False from the moment a shutdown starts, so the load balancer drains this instance.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// What every page's frame needs.
+pub struct Layout {
+    pub title: String,
+    pub user: Option<String>,
+    pub csrf_token: String,
+    pub flash: Option<&'static str>,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub icon: &'static str,
+    pub placeholder: &'static str,
+}
+
+impl Layout {
+    pub fn anonymous() -> Self {
+        Self {
+            title: String::new(),
+            user: None,
+            csrf_token: String::new(),
+            flash: None,
+            css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            icon: assets::url("favicon.svg"),
+            placeholder: assets::url("img/placeholder.svg"),
+        }
+    }
+}
+
+/// The visitor as the application sees it, after trusted-proxy headers are applied.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub https: bool,
+}
+
+fn client_info(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let Some(peer) = peer.filter(|p| is_trusted(p)) else {
+        return ClientInfo { ip: peer, https: false };
+    };
+    // The client is the right-most address not added by one of our own proxies.
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let ip = forwarded.iter().rev().find(|ip| !is_trusted(ip)).copied().or(Some(peer));
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    ClientInfo { ip, https }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 12];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        })
+}
+
+const CSP: &str = "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; \
+                   script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                   frame-ancestors 'none'";
+
+fn security_headers(headers: &mut HeaderMap, https: bool) {
+    let fixed: [(HeaderName, &str); 6] = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    // Pages carry per-user content: never stored by a shared cache.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("private, no-store"));
+}
+
+/// Request id, client info, security headers and one log line per request.
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = request_id(req.headers());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let client = client_info(&state.config.trusted_proxies, peer, req.headers());
+    let https = client.https;
+    req.extensions_mut().insert(client);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", %method, route = %route, request_id = %id);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let headers = response.headers_mut();
+    security_headers(headers, https);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let _enter = span.enter();
+    if route == "/healthz" || route == "/readyz" {
+        tracing::debug!(status, latency_ms, "request");
+    } else {
+        tracing::info!(status, latency_ms, "request");
+    }
+    response
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        error::ApiError(AppError::NotFound).into_response()
+    } else {
+        AppError::NotFound.into_response()
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .route("/", get(pages::home::show))
+        .route("/register", get(pages::register::show).post(pages::register::submit))
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route("/logout", post(pages::logout::submit))
+        .route("/news", get(pages::news::show))
+        .route("/customize", get(pages::customize::show).post(pages::customize::submit))
+        .route("/api/v1/articles", get(api::articles::list))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_headers_only_from_trusted_peers() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/16".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.1.2"), ("x-forwarded-proto", "https")]);
+        let via_proxy = client_info(&trusted, Some("10.0.0.5".parse().unwrap()), &h);
+        assert_eq!(via_proxy.ip, Some("203.0.113.9".parse().unwrap()));
+        assert!(via_proxy.https);
+        let direct = client_info(&trusted, Some("198.51.100.7".parse().unwrap()), &h);
+        assert_eq!(direct.ip, Some("198.51.100.7".parse().unwrap()));
+        assert!(!direct.https);
+    }
+
+    #[test]
+    fn request_ids_are_honoured_or_generated() {
+        assert_eq!(request_id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
+        let generated = request_id(&headers(&[("x-request-id", "has space")]));
+        assert_eq!(generated.len(), 24);
+    }
+}

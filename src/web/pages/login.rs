@@ -1,0 +1,79 @@
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+
+use super::echo;
+use crate::web::error::AppError;
+use crate::web::form::Form;
+use crate::web::session::{self, safe_next, PageContext};
+use crate::web::{AppState, Layout};
+
+/// One message for every failure, so it never reveals whether the account exists.
+const BAD_CREDENTIALS: &str = "Invalid username or password.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<&'static str>,
+}
+
+fn page(ctx: &PageContext, status: StatusCode, username: &str, next: &str, error: Option<&'static str>) -> Response {
+    ctx.render(
+        status,
+        &LoginPage {
+            layout: ctx.layout("Log in"),
+            username: echo(username),
+            next: safe_next(next).unwrap_or_default().to_owned(),
+            error,
+        },
+    )
+}
+
+pub async fn show(ctx: PageContext, RawQuery(query): RawQuery) -> Response {
+    let query = Form::parse(query.unwrap_or_default().as_bytes());
+    let next = query.get("next");
+    if ctx.user.is_some() {
+        return ctx.redirect(safe_next(next).unwrap_or("/news"), None);
+    }
+    page(&ctx, StatusCode::OK, "", next, None)
+}
+
+/// `POST /login`: on success a brand-new session replaces any old one, then the reader goes
+/// back to the local page they came from.
+pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form) -> Result<Response, AppError> {
+    ctx.check_csrf(form.get("csrf_token"))?;
+    let (login, password, next) = (form.get("username"), form.get("password"), form.get("next"));
+    if login.trim().is_empty() || password.is_empty() {
+        return Ok(page(
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            login,
+            next,
+            Some("Enter your username and password."),
+        ));
+    }
+    // Over-long input cannot match an account; skip hashing megabytes.
+    let credentials = if login.len() > 254 || password.chars().count() > 128 {
+        None
+    } else {
+        state.db.find_credentials(login).await?
+    };
+    let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+    let verified = state.passwords.verify(password, stored).await?;
+    let Some(user) = credentials.filter(|_| verified) else {
+        tracing::info!("login failed");
+        return Ok(page(&ctx, StatusCode::UNAUTHORIZED, login, next, Some(BAD_CREDENTIALS)));
+    };
+    if let Some(old) = &ctx.user {
+        state.db.delete_session(&old.token_hash).await?;
+    }
+    let cookie = session::start_session(&state, user.user_id, ctx.secure).await?;
+    tracing::info!(user_id = user.user_id, "logged in");
+    let mut response = ctx.redirect(safe_next(next).unwrap_or("/news"), None);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}

@@ -1,0 +1,140 @@
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::domain::article::Article;
+use crate::domain::feed::{Cursor, FeedFilter};
+use crate::domain::vocab::Dimension;
+use crate::web::assets;
+use crate::web::error::AppError;
+use crate::web::form::Form;
+use crate::web::session::{self, PageContext};
+use crate::web::{AppState, Layout};
+
+pub const PAGE_SIZE: u32 = 30;
+
+/// An article as a card on the page.
+pub struct Card {
+    pub title: String,
+    pub url: String,
+    pub description: String,
+    pub source: String,
+    pub author: Option<String>,
+    pub image: Option<String>,
+    pub category: String,
+    pub category_name: String,
+    pub country_name: String,
+    pub language_name: String,
+    pub published_iso: String,
+    pub published_ago: String,
+    pub is_sample: bool,
+}
+
+pub fn iso8601(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// "5 minutes ago", "3 hours ago", "2 days ago", else the date.
+pub fn ago(ts: i64, now: i64) -> String {
+    let secs = (now - ts).max(0);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    match secs {
+        0..60 => "just now".to_owned(),
+        60..3600 => plural(secs / 60, "minute"),
+        3600..86_400 => plural(secs / 3600, "hour"),
+        86_400..604_800 => plural(secs / 86_400, "day"),
+        _ => time::OffsetDateTime::from_unix_timestamp(ts)
+            .ok()
+            .and_then(|t| t.format(time::macros::format_description!("[day] [month repr:short] [year]")).ok())
+            .unwrap_or_default(),
+    }
+}
+
+impl Card {
+    fn new(a: Article, now: i64) -> Self {
+        let image = a.image_url.as_deref().map(|u| assets::resolve_image(u).map_or_else(|| u.to_owned(), str::to_owned));
+        Card {
+            category_name: Dimension::Category.name_of(&a.category).to_owned(),
+            country_name: Dimension::Country.name_of(&a.country).to_owned(),
+            language_name: Dimension::Language.name_of(&a.language).to_owned(),
+            published_iso: iso8601(a.published_at),
+            published_ago: ago(a.published_at, now),
+            title: a.title,
+            url: a.url,
+            description: a.description,
+            source: a.source,
+            author: a.author,
+            image,
+            category: a.category,
+            is_sample: a.is_sample,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "news.html")]
+struct NewsPage {
+    layout: Layout,
+    cards: Vec<Card>,
+    older_url: Option<String>,
+    is_first_page: bool,
+    selection: Vec<(&'static str, String)>,
+}
+
+/// A line per filtered dimension, e.g. ("Countries", "Nigeria, United Kingdom").
+fn describe(filter: &FeedFilter) -> Vec<(&'static str, String)> {
+    Dimension::ALL
+        .into_iter()
+        .filter(|d| !filter.get(*d).is_empty())
+        .map(|d| {
+            let label = match d {
+                Dimension::Country => "Countries",
+                Dimension::Language => "Languages",
+                Dimension::Category => "Categories",
+            };
+            let names: Vec<&str> = filter.get(d).iter().map(|c| d.name_of(c)).collect();
+            (label, names.join(", "))
+        })
+        .collect()
+}
+
+/// `GET /news`: the reader's own feed, newest first, one keyset page at a time.
+pub async fn show(State(state): State<AppState>, ctx: PageContext, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let user = ctx.require_user()?;
+    let query = Form::parse(query.unwrap_or_default().as_bytes());
+    let cursor = match query.get("cursor") {
+        "" => None,
+        raw => Some(Cursor::decode(raw).map_err(|e| AppError::BadRequest(e.0))?),
+    };
+    let filter = state.db.preferences(user.user_id).await?;
+    let page = state.db.feed_page(&filter, cursor, PAGE_SIZE).await?;
+    let now = session::now();
+    let view = NewsPage {
+        layout: ctx.layout("Your news"),
+        cards: page.articles.into_iter().map(|a| Card::new(a, now)).collect(),
+        older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
+        is_first_page: cursor.is_none(),
+        selection: describe(&filter),
+    };
+    Ok(ctx.render(StatusCode::OK, &view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let now = 1_800_000_000;
+        assert_eq!(ago(now - 5, now), "just now");
+        assert_eq!(ago(now - 60, now), "1 minute ago");
+        assert_eq!(ago(now - 7200, now), "2 hours ago");
+        assert_eq!(ago(now - 86_400 * 3, now), "3 days ago");
+        assert_eq!(ago(0, now), "01 Jan 1970");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,300 @@
+//! Who is asking: per-user server-side sessions, CSRF tokens and flash messages.
+//!
+//! The cookie holds a random 256-bit token; the database holds only its SHA-256, so a leaked
+//! database cannot be replayed as cookies. Any instance can serve any request.
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::error::AppError;
+use super::{ClientInfo, Layout};
+use crate::web::AppState;
+
+pub const SESSION_COOKIE: &str = "nr_session";
+pub const CSRF_COOKIE: &str = "nr_csrf";
+pub const FLASH_COOKIE: &str = "nr_flash";
+
+/// Sessions are touched at most this often, so reads do not all become writes.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn is_token(s: &str) -> bool {
+    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+/// A `Set-Cookie` value with our fixed attributes; `max_age` 0 deletes.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool, same_site: &str) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let v = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}");
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1; Max-Age=0"))
+}
+
+/// Short confirmations shown once on the next page. Stored as a code, never as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flash {
+    Welcome,
+    LoggedIn,
+    LoggedOut,
+    PreferencesSaved,
+}
+
+impl Flash {
+    fn code(self) -> &'static str {
+        match self {
+            Flash::Welcome => "welcome",
+            Flash::LoggedIn => "logged-in",
+            Flash::LoggedOut => "logged-out",
+            Flash::PreferencesSaved => "prefs-saved",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        [Flash::Welcome, Flash::LoggedIn, Flash::LoggedOut, Flash::PreferencesSaved]
+            .into_iter()
+            .find(|f| f.code() == code)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Flash::Welcome => "Welcome to NewsRead! Your account is ready. Customize your feed any time.",
+            Flash::LoggedIn => "You are logged in.",
+            Flash::LoggedOut => "You have been logged out.",
+            Flash::PreferencesSaved => "Your feed preferences were saved.",
+        }
+    }
+}
+
+/// A logged-in user, resolved from the session cookie.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: i64,
+    pub username: String,
+    pub csrf_token: String,
+    pub token_hash: String,
+}
+
+async fn load_user(state: &AppState, headers: &HeaderMap) -> Result<Option<AuthUser>, AppError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| is_token(t)) else {
+        return Ok(None);
+    };
+    let token_hash = hash_token(&token);
+    let now = now();
+    let idle = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let Some(s) = state.db.find_session(&token_hash, now, now.saturating_sub(idle)).await? else {
+        return Ok(None);
+    };
+    if now - s.last_seen_at >= TOUCH_EVERY_SECS {
+        state.db.touch_session(&token_hash, now).await?;
+    }
+    Ok(Some(AuthUser { user_id: s.user_id, username: s.username, csrf_token: s.csrf_token, token_hash }))
+}
+
+/// Everything a page handler needs about the visitor.
+pub struct PageContext {
+    pub user: Option<AuthUser>,
+    csrf_token: String,
+    /// A fresh anonymous CSRF token that must be sent as a cookie with this response.
+    new_csrf_cookie: bool,
+    flash: Option<Flash>,
+    had_flash_cookie: bool,
+    pub secure: bool,
+    path_and_query: String,
+}
+
+impl FromRequestParts<AppState> for PageContext {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secure = parts.extensions.get::<ClientInfo>().is_some_and(|c| c.https);
+        let user = load_user(state, &parts.headers).await?;
+        let (csrf_token, new_csrf_cookie) = match &user {
+            Some(u) => (u.csrf_token.clone(), false),
+            None => match cookie(&parts.headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+                Some(t) => (t, false),
+                None => (random_token(), true),
+            },
+        };
+        let flash_cookie = cookie(&parts.headers, FLASH_COOKIE);
+        Ok(Self {
+            user,
+            csrf_token,
+            new_csrf_cookie,
+            flash: flash_cookie.as_deref().and_then(Flash::from_code),
+            had_flash_cookie: flash_cookie.is_some(),
+            secure,
+            path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        })
+    }
+}
+
+impl PageContext {
+    pub fn require_user(&self) -> Result<&AuthUser, AppError> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| AppError::LoginRequired { next: self.path_and_query.clone() })
+    }
+
+    /// Compares a submitted token with the session's (or, before login, the cookie's) in
+    /// constant time. A missing cookie always fails: a fresh token is never accepted.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        let expected = self.csrf_token.as_bytes();
+        if self.new_csrf_cookie || submitted.is_empty() || !bool::from(submitted.as_bytes().ct_eq(expected)) {
+            return Err(AppError::Csrf);
+        }
+        Ok(())
+    }
+
+    pub fn layout(&self, title: &str) -> Layout {
+        Layout {
+            title: title.to_owned(),
+            user: self.user.as_ref().map(|u| u.username.clone()),
+            csrf_token: self.csrf_token.clone(),
+            flash: self.flash.map(Flash::message),
+            ..Layout::anonymous()
+        }
+    }
+
+    /// Renders a page with the cookies this visit needs.
+    pub fn render(&self, status: StatusCode, page: &impl Template) -> Response {
+        match page.render() {
+            Ok(html) => {
+                let mut response =
+                    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+                self.attach_cookies(response.headers_mut());
+                response
+            }
+            Err(e) => AppError::Internal(anyhow::anyhow!("template failed to render: {e}")).into_response(),
+        }
+    }
+
+    fn attach_cookies(&self, headers: &mut HeaderMap) {
+        if self.new_csrf_cookie {
+            // Strict: the anonymous token is only ever needed by our own forms.
+            headers.append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &self.csrf_token, 86_400, self.secure, "Strict"));
+        }
+        if self.had_flash_cookie {
+            headers.append(header::SET_COOKIE, set_cookie(FLASH_COOKIE, "", 0, self.secure, "Lax"));
+        }
+    }
+
+    /// A 303 redirect, optionally carrying a flash message to the next page.
+    pub fn redirect(&self, to: &str, flash: Option<Flash>) -> Response {
+        let mut response = Redirect::to(to).into_response();
+        if let Some(f) = flash {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(FLASH_COOKIE, f.code(), 60, self.secure, "Lax"));
+        }
+        response
+    }
+}
+
+/// Starts a fresh session (a new id at every login) and returns its cookie.
+pub async fn start_session(state: &AppState, user_id: i64, secure: bool) -> Result<HeaderValue, AppError> {
+    let token = random_token();
+    let now = now();
+    let lifetime = i64::try_from(state.config.session.lifetime.as_secs()).unwrap_or(i64::MAX);
+    state
+        .db
+        .create_session(&hash_token(&token), user_id, &random_token(), now, now.saturating_add(lifetime))
+        .await?;
+    Ok(set_cookie(SESSION_COOKIE, &token, lifetime, secure, "Lax"))
+}
+
+pub fn clear_session_cookie(secure: bool) -> HeaderValue {
+    set_cookie(SESSION_COOKIE, "", 0, secure, "Lax")
+}
+
+/// The API's view of the visitor: the same session, but 401 JSON instead of a redirect.
+pub struct ApiUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = super::error::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match load_user(state, &parts.headers).await? {
+            Some(u) => Ok(ApiUser(u)),
+            None => Err(AppError::LoginRequired { next: String::new() }.into()),
+        }
+    }
+}
+
+/// Only local paths are acceptable redirect targets after login: no scheme, no host, no
+/// protocol-relative `//`, no backslash tricks, no control characters.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_local() {
+        for ok in ["/news", "/news?cursor=abc", "/customize"] {
+            assert_eq!(safe_next(ok), Some(ok));
+        }
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "news", "", "/x\r\nSet-Cookie: a=b", "javascript:alert(1)"] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_hashed() {
+        let t = random_token();
+        assert!(is_token(&t));
+        assert_ne!(t, random_token());
+        assert_eq!(hash_token(&t).len(), 64);
+        assert!(!is_token("short"));
+    }
+
+    #[test]
+    fn cookies_parse_from_many_headers() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; nr_session=tok"));
+        h.append(header::COOKIE, HeaderValue::from_static("nr_csrf=c"));
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("tok"));
+        assert_eq!(cookie(&h, CSRF_COOKIE).as_deref(), Some("c"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}

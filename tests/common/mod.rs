@@ -1,0 +1,252 @@
+//! Test harness: one app per test, on port 0, on a fresh database of the backend named by
+//! `NEWSREAD_TEST_BACKEND` (sqlite, the default; postgres; mysql). The README's test command
+//! runs the whole suite once per backend.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Once;
+
+use newsread::app::Application;
+use newsread::config::{Config, DatabaseUrl};
+use newsread::domain::article::NewArticle;
+use newsread::storage::Db;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use sqlx::Connection as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("NEWSREAD_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
+        Ok("postgres") => Backend::Postgres,
+        Ok("mysql") => Backend::MySql,
+        Ok(other) => panic!("NEWSREAD_TEST_BACKEND={other}: use sqlite, postgres or mysql"),
+    }
+}
+
+fn required(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the suite through scripts/test, which starts the database servers")
+    })
+}
+
+pub fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+pub fn unique_name() -> String {
+    let n: u64 = rand::random();
+    format!("t_{n:016x}")
+}
+
+/// Replaces the database name (the path) of a server URL.
+pub fn with_database(server_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(server_url).expect("valid server URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Creates an empty database on a server and returns its URL.
+pub async fn create_database(server_url: &str, name: &str, mysql: bool) -> String {
+    install_drivers();
+    let mut conn = sqlx::AnyConnection::connect(server_url).await.expect("connect to the test server");
+    let ddl = if mysql {
+        format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    } else {
+        format!("CREATE DATABASE {name}")
+    };
+    sqlx::query(&ddl).execute(&mut conn).await.expect("create the test database");
+    conn.close().await.ok();
+    with_database(server_url, name)
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDatabase {
+    pub url: String,
+    pub replica_url: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn fresh_database() -> TestDatabase {
+    match backend() {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/newsread.db", dir.path().display());
+            TestDatabase { url, replica_url: None, _dir: Some(dir) }
+        }
+        Backend::Postgres => {
+            let name = unique_name();
+            let url = create_database(&required("NEWSREAD_TEST_PG_URL"), &name, false).await;
+            let replica_url = std::env::var("NEWSREAD_TEST_PG_REPLICA_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(|u| with_database(&u, &name));
+            TestDatabase { url, replica_url, _dir: None }
+        }
+        Backend::MySql => {
+            let name = unique_name();
+            let url = create_database(&required("NEWSREAD_TEST_MYSQL_URL"), &name, true).await;
+            TestDatabase { url, replica_url: None, _dir: None }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db: Db,
+    pub database: TestDatabase,
+}
+
+/// A config for tests: port 0, no drain delay, no sample news unless asked.
+pub fn test_config(database: &TestDatabase) -> Config {
+    let mut config = Config::from_vars(BTreeMap::new()).expect("default config");
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.database.url = DatabaseUrl::new(database.url.clone());
+    config.database.replica_url = database.replica_url.clone().map(DatabaseUrl::new);
+    config.shutdown_grace = std::time::Duration::ZERO;
+    config.sample_news = false;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let database = fresh_database().await;
+    spawn_on(database, tweak).await
+}
+
+pub async fn spawn_on(database: TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(&database);
+    tweak(&mut config);
+    if let Ok(filter) = std::env::var("NEWSREAD_TEST_LOG") {
+        config.log.filter = filter;
+        newsread::telemetry::init(&config.log);
+    }
+    let app = Application::build(config).await.expect("app builds");
+    let addr = app.local_addr().expect("bound");
+    let db = app.db().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp { addr, base: format!("http://{addr}"), db, database }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests assert them).
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// The hidden CSRF token in a page.
+pub fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    let end = html[start..].find('"').expect("closing quote");
+    html[start..start + end].to_owned()
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, client: &Client, path: &str) -> (StatusCode, String) {
+        let r = self.get(client, path).await;
+        let status = r.status();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// Posts a form with the CSRF token taken from `form_page`.
+    pub async fn post_form(&self, client: &Client, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (_, html) = self.get_html(client, form_page).await;
+        let token = csrf_token(&html);
+        let mut body: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        body.extend_from_slice(fields);
+        client.post(self.url(action)).form(&body).send().await.expect("POST")
+    }
+
+    pub async fn register(&self, client: &Client, username: &str, email: &str, password: &str) -> Response {
+        self.post_form(
+            client,
+            "/register",
+            "/register",
+            &[("username", username), ("email", email), ("password", password), ("password_confirm", password)],
+        )
+        .await
+    }
+
+    /// Registers and asserts success; the client is then logged in.
+    pub async fn signed_up(&self, username: &str) -> Client {
+        let client = browser();
+        let r = self.register(&client, username, &format!("{username}@example.com"), "correct horse battery").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "registration of {username} failed");
+        assert_eq!(location(&r), "/news");
+        client
+    }
+
+    pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
+        self.post_form(client, "/login", "/login", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn customize(&self, client: &Client, fields: &[(&str, &str)]) -> Response {
+        self.post_form(client, "/customize", "/customize", fields).await
+    }
+
+    pub async fn seed(&self, articles: &[NewArticle]) {
+        self.db.upsert_articles(articles, 0).await.expect("seed articles");
+    }
+}
+
+/// A synthetic article; `n` makes the URL and title unique and orders publication.
+pub fn article(n: i64, country: &'static str, language: &'static str, category: &'static str) -> NewArticle {
+    NewArticle {
+        url: format!("https://news.example.com/{country}/{n}"),
+        title: format!("Article {n} from {country} in {language} about {category}"),
+        description: format!("Description of article {n}."),
+        source: "Example Wire".into(),
+        author: None,
+        image_url: None,
+        category,
+        country,
+        language,
+        published_at: 1_700_000_000 + n * 60,
+        is_sample: false,
+    }
+}
+
+/// Titles of the articles on a news page, in order.
+pub fn titles(html: &str) -> Vec<String> {
+    html.split("<h2 class=\"card-title\">")
+        .skip(1)
+        .filter_map(|chunk| {
+            let start = chunk.find('>')? + 1;
+            let end = chunk[start..].find('<')?;
+            Some(chunk[start..start + end].to_owned())
+        })
+        .collect()
+}
