@@ -183,6 +183,7 @@ async fn login_returns_to_the_local_page_asked_for_and_never_elsewhere() {
 #[tokio::test]
 async fn a_fresh_instance_shows_the_bundled_sample_news() {
     let app = spawn_app_with(|c| c.sample_news = true).await;
+    app.sync_replica().await;
     let client = app.signed_up("first_user").await;
     let (_, news) = app.get_html(&client, "/news").await;
     assert_eq!(titles(&news).len(), 30);

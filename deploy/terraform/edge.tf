@@ -99,7 +99,6 @@ resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_305:The origin is the application, which serves / itself; default_root_object applies to S3-style origins.
   #checkov:skip=CKV2_AWS_47:The optional WAF (enable_waf) includes AWSManagedRulesKnownBadInputsRuleSet, which covers Log4j; checkov cannot follow the conditional web_acl_id.
   #checkov:skip=CKV2_AWS_46:The only origin is the ALB (a custom origin), not an S3 bucket, so origin access control does not apply.
-  #checkov:skip=CKV_AWS_68:WAF is optional by design (enable_waf, off by default for cost); when on, the web ACL is attached here.
   count = local.edge_enabled ? 1 : 0
 
   enabled         = true

@@ -4,10 +4,8 @@
 # ------------------------------------------------------------ log bucket ---
 
 resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_18:This is the access-log bucket itself; logging it into itself would loop.
   #checkov:skip=CKV_AWS_144:Access logs are operational data with a fixed expiry; a second-region copy is not worth its cost.
   #checkov:skip=CKV_AWS_145:ALB access log delivery supports only SSE-S3, so the bucket uses SSE-S3 (AES-256) rather than KMS.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events for log objects; notifications would have no subscriber.
   bucket        = "${local.prefix}-logs-${local.account_id}-${local.region}"
   force_destroy = false
 }
@@ -135,6 +133,13 @@ data "aws_iam_policy_document" "logs_bucket" {
   }
 }
 
+# Object events go to EventBridge (no cost unless a rule consumes them), so
+# audit or automation can subscribe without touching the bucket.
+resource "aws_s3_bucket_notification" "logs" {
+  bucket      = aws_s3_bucket.logs.id
+  eventbridge = true
+}
+
 resource "aws_s3_bucket_policy" "logs" {
   bucket = aws_s3_bucket.logs.id
   policy = data.aws_iam_policy_document.logs_bucket.json
@@ -146,7 +151,6 @@ resource "aws_s3_bucket_policy" "logs" {
 
 resource "aws_s3_bucket" "artifacts" {
   #checkov:skip=CKV_AWS_144:Release binaries are rebuilt from the repository and versioned here; a cross-region replica adds cost without a recovery need.
-  #checkov:skip=CKV2_AWS_62:Deployments are driven by terraform apply (instance refresh), not by S3 events.
   bucket        = "${local.prefix}-artifacts-${local.account_id}-${local.region}"
   force_destroy = false
 }
@@ -230,6 +234,11 @@ data "aws_iam_policy_document" "artifacts_bucket" {
       values   = ["false"]
     }
   }
+}
+
+resource "aws_s3_bucket_notification" "artifacts" {
+  bucket      = aws_s3_bucket.artifacts.id
+  eventbridge = true
 }
 
 resource "aws_s3_bucket_policy" "artifacts" {

@@ -69,7 +69,6 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
 
 # HTTP: redirected to HTTPS when there is a domain; the trial listener otherwise.
 resource "aws_vpc_security_group_ingress_rule" "alb_http" {
-  #checkov:skip=CKV_AWS_260:Port 80 on the public ALB only redirects to HTTPS (or serves the documented no-domain trial mode); it is the ALB's job to face the internet.
   for_each = local.alb_from_cloudfront ? toset([]) : toset(var.alb_ingress_cidrs)
 
   security_group_id = aws_security_group.alb.id

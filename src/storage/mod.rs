@@ -354,15 +354,39 @@ impl Db {
     /// file lock beside a SQLite database), so instances starting together never race.
     pub async fn migrate(&self) -> Result<(), Error> {
         let migrator = self.inner.dialect.migrator();
-        let _lock = match &self.inner.sqlite_path {
-            Some(path) => Some(lock_sqlite(path).await?),
-            None => None,
+        let lock = match (&self.inner.sqlite_path, self.inner.dialect) {
+            (Some(path), _) => MigrationLock::File(lock_sqlite(path).await?),
+            (None, Dialect::MySql) => MigrationLock::MySql(self.lock_mysql().await?),
+            (None, _) => MigrationLock::Builtin,
         };
-        migrator.run(&self.inner.primary).await.map_err(|e| match e {
+        let result = migrator.run(&self.inner.primary).await.map_err(|e| match e {
             MigrateError::VersionMissing(found) => Error::SchemaTooNew { found, known: latest_version(migrator) },
             MigrateError::Execute(e) if is_unavailable(&e) => Error::Unavailable(e),
             other => Error::Migrate(other),
-        })
+        });
+        if let MigrationLock::MySql(conn) = lock {
+            // Ending the session releases the lock.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+        result
+    }
+
+    /// sqlx's own MySQL migration lock asks `GET_LOCK(name, -1)`, which MariaDB answers with
+    /// NULL (no lock) and sqlx does not check; so take a named lock ourselves, on a connection
+    /// of its own, and insist on getting it.
+    async fn lock_mysql(&self) -> Result<sqlx::AnyConnection, Error> {
+        use sqlx::Connection as _;
+        let options = self.inner.primary.connect_options();
+        let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
+        let row = sqlx::query("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
+            .fetch_one(&mut conn)
+            .await?;
+        match row.try_get::<Option<i64>, _>("got")? {
+            Some(1) => Ok(conn),
+            other => Err(Error::Query(sqlx::Error::Protocol(format!(
+                "could not take the migration lock (GET_LOCK returned {other:?})"
+            )))),
+        }
     }
 
     /// Readiness: the primary answers and has every migration this build needs.
@@ -387,6 +411,14 @@ impl Db {
             r.pool.close().await;
         }
     }
+}
+
+/// Held while migrations run, so instances starting together take turns.
+enum MigrationLock {
+    File(#[allow(dead_code)] std::fs::File),
+    MySql(sqlx::AnyConnection),
+    /// PostgreSQL: sqlx holds a session advisory lock itself.
+    Builtin,
 }
 
 fn latest_version(m: &Migrator) -> i64 {

@@ -217,8 +217,40 @@ impl TestApp {
         self.post_form(client, "/customize", "/customize", fields).await
     }
 
+    pub async fn preferences_of(&self, username: &str) -> newsread::domain::feed::FeedFilter {
+        let user = self.db.find_credentials(username).await.expect("lookup").expect("user exists");
+        self.db.preferences(user.user_id).await.expect("preferences")
+    }
+
+    /// Stores articles and waits until a replica (if any) has replayed them, so that tests
+    /// reading the feed right after seeding see what they seeded.
     pub async fn seed(&self, articles: &[NewArticle]) {
         self.db.upsert_articles(articles, 0).await.expect("seed articles");
+        self.sync_replica().await;
+    }
+
+    pub async fn sync_replica(&self) {
+        let Some(replica) = &self.database.replica_url else { return };
+        install_drivers();
+        let mut primary = sqlx::AnyConnection::connect(&self.database.url).await.expect("primary");
+        let lsn: String = sqlx::Row::get(
+            &sqlx::query("SELECT pg_current_wal_lsn()::text AS lsn").fetch_one(&mut primary).await.expect("lsn"),
+            "lsn",
+        );
+        primary.close().await.ok();
+        let mut replica = sqlx::AnyConnection::connect(replica).await.expect("replica");
+        for _ in 0..200 {
+            let row = sqlx::query("SELECT (pg_last_wal_replay_lsn() >= $1::pg_lsn)::int AS ok")
+                .bind(&lsn)
+                .fetch_one(&mut replica)
+                .await
+                .expect("replay lsn");
+            if sqlx::Row::get::<i32, _>(&row, "ok") == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("replica did not replay {lsn} within 5 s");
     }
 }
 

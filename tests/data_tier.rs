@@ -1,0 +1,158 @@
+//! Data-tier guarantees that must hold on every backend: racing migrations, racing
+//! sign-ups, schema version checks, backend selection.
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+use reqwest::StatusCode;
+use sqlx::Connection as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_newsread");
+
+fn newsread(args: &[&str], database_url: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NEWSREAD_DATABASE_URL", database_url)
+        .env("NEWSREAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn instances_migrating_one_empty_database_at_once_end_with_one_schema() {
+    let db = fresh_database().await;
+    let runs: Vec<_> = (0..6).map(|_| newsread(&["migrate"], &db.url).output()).collect();
+    for out in futures_join_all(runs).await {
+        let out = out.expect("newsread runs");
+        assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    install_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let applied: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap(),
+        "n",
+    );
+    let expected = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
+    assert_eq!(applied as usize, expected, "each migration applied exactly once");
+    conn.close().await.ok();
+    // And the schema works: an app on it serves a registration.
+    let app = spawn_on(db, |_| {}).await;
+    app.signed_up("after_race").await;
+}
+
+/// Polls the futures together (the test crate has no `futures` dependency).
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn fifty_concurrent_registrations_of_one_username_yield_one_account() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    // Each contender has its own browser and a loaded form, then all submit at once.
+    let mut contenders = Vec::new();
+    for _ in 0..50 {
+        let client = browser();
+        let (_, page) = app.get_html(&client, "/register").await;
+        contenders.push((client, csrf_token(&page)));
+    }
+    let tasks: Vec<_> = contenders
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, token))| {
+            let app = app.clone();
+            async move {
+                let email = format!("racer{i}@example.com");
+                let r = client
+                    .post(app.url("/register"))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("username", "the_one"),
+                        ("email", email.as_str()),
+                        ("password", "correct horse battery"),
+                        ("password_confirm", "correct horse battery"),
+                    ])
+                    .send()
+                    .await
+                    .expect("POST");
+                let status = r.status();
+                (status, r.text().await.unwrap_or_default())
+            }
+        })
+        .collect();
+    let results = futures_join_all(tasks).await;
+    let created = results.iter().filter(|(s, _)| *s == StatusCode::SEE_OTHER).count();
+    let duplicates: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).collect();
+    assert_eq!(created, 1, "statuses: {:?}", results.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    assert_eq!(duplicates.len(), 49);
+    assert!(duplicates.iter().all(|(_, body)| body.contains("This username is already taken")));
+    assert_eq!(app.db.count_users().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused_at_start() {
+    let db = fresh_database().await;
+    let out = newsread(&["migrate"], &db.url).output().await.unwrap();
+    assert!(out.status.success());
+    install_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let insert = if backend() == Backend::Postgres {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, 'from the future', TRUE, $2, 0)"
+    } else {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (?, 'from the future', TRUE, ?, 0)"
+    };
+    sqlx::query(insert).bind(99_991_231_000_000_i64).bind(vec![0u8; 48]).execute(&mut conn).await.unwrap();
+    conn.close().await.ok();
+    for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
+        let out = newsread(args, &db.url).output().await.unwrap();
+        assert!(!out.status.success(), "{args:?} must refuse");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("newer than this build of newsread knows"), "{args:?}: {stderr}");
+        assert!(stderr.contains("99991231000000"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_database_schemes_are_a_startup_error_naming_the_accepted_ones() {
+    let out = newsread(&["serve"], "oracle://db.example/newsread").output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for scheme in ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"] {
+        assert!(stderr.contains(scheme), "{scheme} missing from: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn check_config_prints_the_effective_configuration_without_secrets() {
+    let out = newsread(&["check-config"], "postgres://app:TopSecret123@db.internal:5432/newsread")
+        .env("NEWSREAD_SHUTDOWN_GRACE", "15s")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("NEWSREAD_SHUTDOWN_GRACE=15s"), "{stdout}");
+    assert!(stdout.contains("db.internal:5432/newsread"), "{stdout}");
+    assert!(!stdout.contains("TopSecret123"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_sqlite_file_in_a_missing_directory_is_created_on_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not/yet/here/newsread.db");
+    let out = newsread(&["migrate"], &format!("sqlite://{}", file.display())).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(file.is_file());
+}
