@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -31,7 +33,8 @@ fn content_type(path: &Path) -> &'static str {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let static_dir = root.join("assets/static");
     println!("cargo:rerun-if-changed=assets/static");
     let mut files = Vec::new();
@@ -40,8 +43,13 @@ fn main() {
     let mut code = String::from("pub static FILES: &[Asset] = &[\n");
     for file in files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let rel = file.strip_prefix(&static_dir).expect("walked under static_dir");
-        let rel = rel.to_str().expect("asset names are UTF-8").replace('\\', "/");
+        let rel = file
+            .strip_prefix(&static_dir)
+            .expect("walked under static_dir");
+        let rel = rel
+            .to_str()
+            .expect("asset names are UTF-8")
+            .replace('\\', "/");
         let body = std::fs::read(&file).expect("asset readable");
         let digest = Sha256::digest(&body);
         let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
@@ -58,6 +66,7 @@ fn main() {
         .expect("write to String");
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
     std::fs::write(out, code).expect("write generated assets.rs");
 }

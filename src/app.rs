@@ -49,9 +49,12 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains: `/readyz` turns 503 at once, requests
     /// keep being served for the grace period so the load balancer can move traffic away,
     /// then the listener closes, in-flight requests finish and the pools close.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
-        state.db.spawn_replica_monitor();
+        state.db.spawn_health_monitor();
         spawn_session_sweeper(state.clone());
         let grace = state.config.shutdown_grace;
         let ready = state.ready.clone();
@@ -59,12 +62,17 @@ impl Application {
         let drained = async move {
             shutdown.await;
             ready.store(false, Ordering::Relaxed);
-            tracing::info!(grace_secs = grace.as_secs_f64(), "shutdown requested; draining");
+            tracing::info!(
+                grace_secs = grace.as_secs_f64(),
+                "shutdown requested; draining"
+            );
             tokio::time::sleep(grace).await;
             tracing::info!("closing the listener; finishing in-flight requests");
         };
         let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(drained).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(drained)
+            .await?;
         db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -78,7 +86,8 @@ fn spawn_session_sweeper(state: AppState) {
         loop {
             tick.tick().await;
             let now = session::now();
-            let idle = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
+            let idle =
+                i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
             match state.db.purge_sessions(now, now.saturating_sub(idle)).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
                 Ok(_) => {}

@@ -10,7 +10,11 @@ use crate::config::Config;
 use crate::storage::Db;
 
 #[derive(Parser, Debug)]
-#[command(name = "newsread", version, about = "NewsRead news reader: web server, API and admin tools")]
+#[command(
+    name = "newsread",
+    version,
+    about = "NewsRead news reader: web server, API and admin tools"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -8,12 +8,25 @@ use serde_json::Value;
 async fn json(app: &TestApp, client: &reqwest::Client, path: &str) -> (StatusCode, Value) {
     let r = app.get(client, path).await;
     let status = r.status();
-    assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("application/json"), "{path}");
+    assert!(
+        r.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{path}"
+    );
     (status, r.json().await.unwrap())
 }
 
 fn ids(body: &Value) -> Vec<i64> {
-    body["articles"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect()
+    body["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -31,7 +44,9 @@ async fn unauthenticated_gets_401_json_not_a_redirect() {
 #[tokio::test]
 async fn filters_limits_and_cursor_paging() {
     let app = spawn_app().await;
-    let mut seed: Vec<_> = (1..=120).map(|n| article(n, "us", "en", "business")).collect();
+    let mut seed: Vec<_> = (1..=120)
+        .map(|n| article(n, "us", "en", "business"))
+        .collect();
     seed.extend((121..=130).map(|n| article(n, "gb", "en", "sports")));
     seed.extend((131..=135).map(|n| article(n, "fr", "fr", "sports")));
     app.seed(&seed).await;
@@ -39,22 +54,55 @@ async fn filters_limits_and_cursor_paging() {
 
     let (status, body) = json(&app, &client, "/api/v1/articles").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["articles"].as_array().unwrap().len(), 30, "default limit");
+    assert_eq!(
+        body["articles"].as_array().unwrap().len(),
+        30,
+        "default limit"
+    );
     let first = &body["articles"][0];
     assert_eq!(first["title"], "Article 135 from fr in fr about sports");
-    for key in ["id", "title", "description", "url", "source", "author", "image_url", "category", "country", "language", "published_at"] {
+    for key in [
+        "id",
+        "title",
+        "description",
+        "url",
+        "source",
+        "author",
+        "image_url",
+        "category",
+        "country",
+        "language",
+        "published_at",
+    ] {
         assert!(first.get(key).is_some(), "missing {key}");
     }
-    assert!(first["published_at"].as_str().unwrap().ends_with('Z'), "UTC RFC 3339");
+    assert!(
+        first["published_at"].as_str().unwrap().ends_with('Z'),
+        "UTC RFC 3339"
+    );
 
     // Repeatable and comma-separated filters.
-    let (_, body) = json(&app, &client, "/api/v1/articles?country=gb&country=fr&category=sports&limit=100").await;
+    let (_, body) = json(
+        &app,
+        &client,
+        "/api/v1/articles?country=gb&country=fr&category=sports&limit=100",
+    )
+    .await;
     assert_eq!(body["articles"].as_array().unwrap().len(), 15);
     assert!(body["next_cursor"].is_null());
-    let (_, same) = json(&app, &client, "/api/v1/articles?country=gb,fr&category=sports&limit=100").await;
+    let (_, same) = json(
+        &app,
+        &client,
+        "/api/v1/articles?country=gb,fr&category=sports&limit=100",
+    )
+    .await;
     assert_eq!(ids(&body), ids(&same));
     let (_, body) = json(&app, &client, "/api/v1/articles?language=fr").await;
-    assert!(body["articles"].as_array().unwrap().iter().all(|a| a["language"] == "fr"));
+    assert!(body["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["language"] == "fr"));
 
     // Walk all 120 US articles 50 at a time: no gaps, no repeats, strictly newest first.
     let mut seen = Vec::new();
@@ -83,14 +131,22 @@ async fn filters_limits_and_cursor_paging() {
 
     // Articles published in the same second still page exactly (id breaks the tie).
     let same_time: Vec<_> = (200..230)
-        .map(|n| newsread::domain::article::NewArticle { published_at: 1_900_000_000, ..article(n, "ng", "en", "health") })
+        .map(|n| newsread::domain::article::NewArticle {
+            published_at: 1_900_000_000,
+            ..article(n, "ng", "en", "health")
+        })
         .collect();
     app.seed(&same_time).await;
     let (_, p1) = json(&app, &client, "/api/v1/articles?country=ng&limit=7").await;
     let mut all = ids(&p1);
     let mut next = p1["next_cursor"].as_str().map(str::to_owned);
     while let Some(c) = next {
-        let (_, p) = json(&app, &client, &format!("/api/v1/articles?country=ng&limit=7&cursor={c}")).await;
+        let (_, p) = json(
+            &app,
+            &client,
+            &format!("/api/v1/articles?country=ng&limit=7&cursor={c}"),
+        )
+        .await;
         all.extend(ids(&p));
         next = p["next_cursor"].as_str().map(str::to_owned);
     }
@@ -111,9 +167,21 @@ async fn bad_parameters_are_4xx_json_errors() {
         ("limit=1&limit=2", StatusCode::BAD_REQUEST, "only once"),
         ("cursor=garbage!", StatusCode::BAD_REQUEST, "cursor"),
         ("country=xx", StatusCode::UNPROCESSABLE_ENTITY, "country"),
-        ("language=klingon", StatusCode::UNPROCESSABLE_ENTITY, "language"),
-        ("category=gossip", StatusCode::UNPROCESSABLE_ENTITY, "category"),
-        ("countries=us", StatusCode::BAD_REQUEST, "Unknown query parameter"),
+        (
+            "language=klingon",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "language",
+        ),
+        (
+            "category=gossip",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "category",
+        ),
+        (
+            "countries=us",
+            StatusCode::BAD_REQUEST,
+            "Unknown query parameter",
+        ),
     ] {
         let (got, body) = json(&app, &client, &format!("/api/v1/articles?{query}")).await;
         assert_eq!(got, status, "{query}");

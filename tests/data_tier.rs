@@ -25,19 +25,33 @@ fn newsread(args: &[&str], database_url: &str) -> tokio::process::Command {
 #[tokio::test]
 async fn instances_migrating_one_empty_database_at_once_end_with_one_schema() {
     let db = fresh_database().await;
-    let runs: Vec<_> = (0..6).map(|_| newsread(&["migrate"], &db.url).output()).collect();
+    let runs: Vec<_> = (0..6)
+        .map(|_| newsread(&["migrate"], &db.url).output())
+        .collect();
     for out in futures_join_all(runs).await {
         let out = out.expect("newsread runs");
-        assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     install_drivers();
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     let applied: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap(),
+        &sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
         "n",
     );
-    let expected = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
-    assert_eq!(applied as usize, expected, "each migration applied exactly once");
+    let expected = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        applied as usize, expected,
+        "each migration applied exactly once"
+    );
     conn.close().await.ok();
     // And the schema works: an app on it serves a registration.
     let app = spawn_on(db, |_| {}).await;
@@ -45,9 +59,9 @@ async fn instances_migrating_one_empty_database_at_once_end_with_one_schema() {
 }
 
 /// Polls the futures together (the test crate has no `futures` dependency).
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
@@ -93,11 +107,24 @@ async fn fifty_concurrent_registrations_of_one_username_yield_one_account() {
         })
         .collect();
     let results = futures_join_all(tasks).await;
-    let created = results.iter().filter(|(s, _)| *s == StatusCode::SEE_OTHER).count();
-    let duplicates: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).collect();
-    assert_eq!(created, 1, "statuses: {:?}", results.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::SEE_OTHER)
+        .count();
+    let duplicates: Vec<_> = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CONFLICT)
+        .collect();
+    assert_eq!(
+        created,
+        1,
+        "statuses: {:?}",
+        results.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
     assert_eq!(duplicates.len(), 49);
-    assert!(duplicates.iter().all(|(_, body)| body.contains("This username is already taken")));
+    assert!(duplicates
+        .iter()
+        .all(|(_, body)| body.contains("This username is already taken")));
     assert_eq!(app.db.count_users().await.unwrap(), 1);
 }
 
@@ -113,20 +140,31 @@ async fn a_schema_newer_than_this_build_is_refused_at_start() {
     } else {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (?, 'from the future', TRUE, ?, 0)"
     };
-    sqlx::query(insert).bind(99_991_231_000_000_i64).bind(vec![0u8; 48]).execute(&mut conn).await.unwrap();
+    sqlx::query(insert)
+        .bind(99_991_231_000_000_i64)
+        .bind(vec![0u8; 48])
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.ok();
     for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
         let out = newsread(args, &db.url).output().await.unwrap();
         assert!(!out.status.success(), "{args:?} must refuse");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("newer than this build of newsread knows"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("newer than this build of newsread knows"),
+            "{args:?}: {stderr}"
+        );
         assert!(stderr.contains("99991231000000"), "{stderr}");
     }
 }
 
 #[tokio::test]
 async fn unknown_database_schemes_are_a_startup_error_naming_the_accepted_ones() {
-    let out = newsread(&["serve"], "oracle://db.example/newsread").output().await.unwrap();
+    let out = newsread(&["serve"], "oracle://db.example/newsread")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for scheme in ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"] {
@@ -136,11 +174,14 @@ async fn unknown_database_schemes_are_a_startup_error_naming_the_accepted_ones()
 
 #[tokio::test]
 async fn check_config_prints_the_effective_configuration_without_secrets() {
-    let out = newsread(&["check-config"], "postgres://app:TopSecret123@db.internal:5432/newsread")
-        .env("NEWSREAD_SHUTDOWN_GRACE", "15s")
-        .output()
-        .await
-        .unwrap();
+    let out = newsread(
+        &["check-config"],
+        "postgres://app:TopSecret123@db.internal:5432/newsread",
+    )
+    .env("NEWSREAD_SHUTDOWN_GRACE", "15s")
+    .output()
+    .await
+    .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("NEWSREAD_SHUTDOWN_GRACE=15s"), "{stdout}");
@@ -152,7 +193,14 @@ async fn check_config_prints_the_effective_configuration_without_secrets() {
 async fn a_sqlite_file_in_a_missing_directory_is_created_on_first_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not/yet/here/newsread.db");
-    let out = newsread(&["migrate"], &format!("sqlite://{}", file.display())).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = newsread(&["migrate"], &format!("sqlite://{}", file.display()))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(file.is_file());
 }

@@ -10,28 +10,50 @@ async fn sql_injection_strings_are_just_text() {
     let app = spawn_app().await;
     // The reference app's login was injectable with exactly this kind of input.
     let client = browser();
-    let r = app.login(&client, "' OR '1'='1' --", "' OR '1'='1' --").await;
+    let r = app
+        .login(&client, "' OR '1'='1' --", "' OR '1'='1' --")
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     let sneaky = "a'); DROP TABLE users; --";
     let r = app
         .register(&browser(), "robert.tables", "bobby@example.com", sneaky)
         .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "a password with SQL in it is just a password");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "a password with SQL in it is just a password"
+    );
     let client = browser();
-    assert_eq!(app.login(&client, "robert.tables", sneaky).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.login(&client, "robert.tables", sneaky).await.status(),
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(app.db.count_users().await.unwrap(), 1, "users table intact");
 
     // Filters are bound parameters too.
-    let r = app.get(&client, "/api/v1/articles?country=us'%20OR%201=1--").await;
+    let r = app
+        .get(&client, "/api/v1/articles?country=us'%20OR%201=1--")
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// Decodes the entities an HTML escaper may use, to compare what a reader would see.
 fn unescape(html: &str) -> String {
-    [("&#60;", "<"), ("&lt;", "<"), ("&#62;", ">"), ("&gt;", ">"), ("&#34;", "\""), ("&quot;", "\""), ("&#39;", "'"), ("&#x27;", "'"), ("&#38;", "&"), ("&amp;", "&")]
-        .iter()
-        .fold(html.to_owned(), |s, (from, to)| s.replace(from, to))
+    [
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#x27;", "'"),
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(html.to_owned(), |s, (from, to)| s.replace(from, to))
 }
 
 #[tokio::test]
@@ -51,31 +73,56 @@ async fn html_and_script_are_escaped_everywhere() {
     assert!(!news.contains("<script>alert"), "raw script in page");
     assert!(!news.contains("<img src=x"), "raw tag in page");
     let shown = unescape(&news);
-    assert!(shown.contains(&format!("Title {evil} & more")), "escaped, not dropped");
+    assert!(
+        shown.contains(&format!("Title {evil} & more")),
+        "escaped, not dropped"
+    );
     assert!(shown.contains(&format!("Body \"quoted\" {evil}")));
 
     // The same bytes come back intact through the JSON API.
-    let body: serde_json::Value = app.get(&client, "/api/v1/articles").await.json().await.unwrap();
+    let body: serde_json::Value = app
+        .get(&client, "/api/v1/articles")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["articles"][0]["title"], format!("Title {evil} & more"));
     assert_eq!(body["articles"][0]["author"], evil);
 
     // Typed input echoed back into a form is escaped too.
     let r = app
-        .register(&browser(), "\"><script>x</script>", "x@example.com", "correct horse battery")
+        .register(
+            &browser(),
+            "\"><script>x</script>",
+            "x@example.com",
+            "correct horse battery",
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(!html.contains("<script>x</script>"));
-    assert!(unescape(&html).contains("value=\"\"><script>x</script>\""), "escaped echo");
+    assert!(
+        unescape(&html).contains("value=\"\"><script>x</script>\""),
+        "escaped echo"
+    );
 }
 
 #[tokio::test]
 async fn unicode_survives_the_round_trip() {
     let app = spawn_app().await;
     let title = "Zürich café: 東京 news 🚀 — «quotes» ∑";
-    app.seed(&[NewArticle { title: title.to_owned(), ..article(1, "ch", "de", "science") }]).await;
+    app.seed(&[NewArticle {
+        title: title.to_owned(),
+        ..article(1, "ch", "de", "science")
+    }])
+    .await;
     let client = app.signed_up("unicoder").await;
-    let body: serde_json::Value = app.get(&client, "/api/v1/articles").await.json().await.unwrap();
+    let body: serde_json::Value = app
+        .get(&client, "/api/v1/articles")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["articles"][0]["title"], title);
     let (_, news) = app.get_html(&client, "/news").await;
     assert!(news.contains(title));
@@ -85,22 +132,56 @@ async fn unicode_survives_the_round_trip() {
 async fn every_response_carries_the_security_headers() {
     let app = spawn_app().await;
     let client = app.signed_up("headers").await;
-    for path in ["/", "/login", "/register", "/news", "/customize", "/api/v1/articles", "/healthz", "/nope", "/static/app.css"] {
+    for path in [
+        "/",
+        "/login",
+        "/register",
+        "/news",
+        "/customize",
+        "/api/v1/articles",
+        "/healthz",
+        "/nope",
+        "/static/app.css",
+    ] {
         let r = app.get(&client, path).await;
         let h = r.headers();
-        let csp = h.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        let csp = h
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
-        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
-        assert!(h.get("referrer-policy").is_some() && h.get("permissions-policy").is_some(), "{path}");
+        assert_eq!(
+            h.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
+        assert!(
+            h.get("referrer-policy").is_some() && h.get("permissions-policy").is_some(),
+            "{path}"
+        );
         assert!(h.get("x-request-id").is_some(), "{path}");
-        assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP: {path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP: {path}"
+        );
     }
     let r = app.get(&client, "/news").await;
-    assert_eq!(r.headers().get("cache-control").unwrap(), "private, no-store");
+    assert_eq!(
+        r.headers().get("cache-control").unwrap(),
+        "private, no-store"
+    );
 
     // A request id the caller sends is returned.
-    let r = client.get(app.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let r = client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers().get("x-request-id").unwrap(), "trace-me-42");
 }
 
@@ -109,18 +190,47 @@ async fn static_assets_are_fingerprinted_and_immutable() {
     let app = spawn_app().await;
     let client = browser();
     let (_, home) = app.get_html(&client, "/").await;
-    let css = home.split("href=\"/static/app.").nth(1).and_then(|s| s.split('"').next()).expect("css link");
+    let css = home
+        .split("href=\"/static/app.")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("css link");
     let path = format!("/static/app.{css}");
-    assert!(path.ends_with(".css") && path.len() > "/static/app.css".len() + 5, "{path}");
+    assert!(
+        path.ends_with(".css") && path.len() > "/static/app.css".len() + 5,
+        "{path}"
+    );
     let r = app.get(&client, &path).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers().get("cache-control").unwrap(), "public, max-age=31536000, immutable");
-    assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
+    assert_eq!(
+        r.headers().get("cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
     let etag = r.headers().get("etag").unwrap().clone();
-    let r = client.get(app.url(&path)).header("if-none-match", etag).send().await.unwrap();
+    let r = client
+        .get(app.url(&path))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(app.get(&client, "/static/app.0000000000.css").await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&client, "/static/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&client, "/static/app.0000000000.css")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&client, "/static/../Cargo.toml").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -140,8 +250,14 @@ async fn only_a_hash_of_the_session_token_is_stored() {
         .to_owned();
     let hash = newsread::web::session::hash_token(&token);
     let now = newsread::web::session::now();
-    assert!(app.db.find_session(&hash, now, 0).await.unwrap().is_some(), "stored by hash");
-    assert!(app.db.find_session(&token, now, 0).await.unwrap().is_none(), "never in the clear");
+    assert!(
+        app.db.find_session(&hash, now, 0).await.unwrap().is_some(),
+        "stored by hash"
+    );
+    assert!(
+        app.db.find_session(&token, now, 0).await.unwrap().is_none(),
+        "never in the clear"
+    );
     // Passwords are Argon2id, salted.
     let creds = app.db.find_credentials("hashed").await.unwrap().unwrap();
     assert!(creds.password_hash.starts_with("$argon2id$"));
@@ -152,14 +268,36 @@ async fn only_a_hash_of_the_session_token_is_stored() {
 async fn https_behind_a_trusted_proxy_makes_cookies_secure_and_adds_hsts() {
     let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     let client = browser();
-    let r = client.get(app.url("/login")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let r = client
+        .get(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().get("strict-transport-security").is_some());
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
 
     // The same header from an untrusted peer changes nothing.
     let untrusted = spawn_app().await;
-    let r = browser().get(untrusted.url("/login")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let r = browser()
+        .get(untrusted.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().get("strict-transport-security").is_none());
-    assert!(!r.headers().get("set-cookie").unwrap().to_str().unwrap().contains("Secure"));
+    assert!(!r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Secure"));
 }

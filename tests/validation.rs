@@ -8,7 +8,9 @@ const GOOD: &str = "correct horse battery";
 
 async fn register_fields(app: &TestApp, fields: &[(&str, &str)]) -> (StatusCode, String) {
     let client = browser();
-    let r = app.post_form(&client, "/register", "/register", fields).await;
+    let r = app
+        .post_form(&client, "/register", "/register", fields)
+        .await;
     let status = r.status();
     (status, r.text().await.unwrap())
 }
@@ -24,30 +26,123 @@ fn field_error(html: &str, field: &str) -> Option<String> {
 #[tokio::test]
 async fn each_register_field_is_validated_next_to_itself() {
     let app = spawn_app().await;
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
-        (&[("username", "abcd"), ("email", "a@example.com"), ("password", GOOD), ("password_confirm", GOOD)], "username", "5 to 20"),
-        (&[("username", "abcdefghijklmnopqrstu"), ("email", "a@example.com"), ("password", GOOD), ("password_confirm", GOOD)], "username", "5 to 20"),
-        (&[("username", "bad name!"), ("email", "a@example.com"), ("password", GOOD), ("password_confirm", GOOD)], "username", "only letters"),
-        (&[("username", "gooduser"), ("email", "not-an-email"), ("password", GOOD), ("password_confirm", GOOD)], "email", "valid email"),
-        (&[("username", "gooduser"), ("email", ""), ("password", GOOD), ("password_confirm", GOOD)], "email", "required"),
-        (&[("username", "gooduser"), ("email", "a@example.com"), ("password", "short"), ("password_confirm", "short")], "password", "at least 8"),
-        (&[("username", "gooduser"), ("email", "a@example.com"), ("password", &"p".repeat(129)), ("password_confirm", &"p".repeat(129))], "password", "at most 128"),
-        (&[("username", "gooduser"), ("email", "a@example.com"), ("password", GOOD), ("password_confirm", "different thing")], "password_confirm", "do not match"),
+    // (form fields, the field that must show an error, a phrase of that error)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[
+                ("username", "abcd"),
+                ("email", "a@example.com"),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+            "username",
+            "5 to 20",
+        ),
+        (
+            &[
+                ("username", "abcdefghijklmnopqrstu"),
+                ("email", "a@example.com"),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+            "username",
+            "5 to 20",
+        ),
+        (
+            &[
+                ("username", "bad name!"),
+                ("email", "a@example.com"),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+            "username",
+            "only letters",
+        ),
+        (
+            &[
+                ("username", "gooduser"),
+                ("email", "not-an-email"),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+            "email",
+            "valid email",
+        ),
+        (
+            &[
+                ("username", "gooduser"),
+                ("email", ""),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+            "email",
+            "required",
+        ),
+        (
+            &[
+                ("username", "gooduser"),
+                ("email", "a@example.com"),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+            "password",
+            "at least 8",
+        ),
+        (
+            &[
+                ("username", "gooduser"),
+                ("email", "a@example.com"),
+                ("password", &"p".repeat(129)),
+                ("password_confirm", &"p".repeat(129)),
+            ],
+            "password",
+            "at most 128",
+        ),
+        (
+            &[
+                ("username", "gooduser"),
+                ("email", "a@example.com"),
+                ("password", GOOD),
+                ("password_confirm", "different thing"),
+            ],
+            "password_confirm",
+            "do not match",
+        ),
     ];
     for (fields, field, message) in cases {
         let (status, html) = register_fields(&app, fields).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
-        let shown = field_error(&html, field).unwrap_or_else(|| panic!("no error for {field}: {fields:?}"));
+        let shown =
+            field_error(&html, field).unwrap_or_else(|| panic!("no error for {field}: {fields:?}"));
         assert!(shown.contains(message), "{field}: {shown}");
         // What the user typed comes back, passwords excepted.
         let typed_user = fields[0].1;
-        assert!(html.contains(&format!("value=\"{}\"", typed_user.chars().take(254).collect::<String>())) || typed_user.is_empty());
+        assert!(
+            html.contains(&format!(
+                "value=\"{}\"",
+                typed_user.chars().take(254).collect::<String>()
+            )) || typed_user.is_empty()
+        );
         assert!(!html.contains(GOOD), "passwords are never echoed");
     }
-    assert_eq!(app.db.count_users().await.unwrap(), 0, "nothing was created");
+    assert_eq!(
+        app.db.count_users().await.unwrap(),
+        0,
+        "nothing was created"
+    );
 
     // Several problems at once are all reported.
-    let (status, html) = register_fields(&app, &[("username", "x"), ("email", "y"), ("password", "z"), ("password_confirm", "")]).await;
+    let (status, html) = register_fields(
+        &app,
+        &[
+            ("username", "x"),
+            ("email", "y"),
+            ("password", "z"),
+            ("password_confirm", ""),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     for f in ["username", "email", "password"] {
         assert!(field_error(&html, f).is_some(), "{f} error missing");
@@ -60,21 +155,35 @@ async fn duplicate_username_or_email_is_a_conflict_case_insensitively() {
     app.signed_up("Original").await; // email original@example.com
     let (status, html) = register_fields(
         &app,
-        &[("username", "ORIGINAL"), ("email", "new@example.com"), ("password", GOOD), ("password_confirm", GOOD)],
+        &[
+            ("username", "ORIGINAL"),
+            ("email", "new@example.com"),
+            ("password", GOOD),
+            ("password_confirm", GOOD),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(field_error(&html, "username").unwrap().contains("already taken"));
+    assert!(field_error(&html, "username")
+        .unwrap()
+        .contains("already taken"));
     assert!(field_error(&html, "email").is_none());
     assert!(html.contains("value=\"ORIGINAL\"") && html.contains("value=\"new@example.com\""));
 
     let (status, html) = register_fields(
         &app,
-        &[("username", "someone_else"), ("email", "Original@Example.COM"), ("password", GOOD), ("password_confirm", GOOD)],
+        &[
+            ("username", "someone_else"),
+            ("email", "Original@Example.COM"),
+            ("password", GOOD),
+            ("password_confirm", GOOD),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(field_error(&html, "email").unwrap().contains("already exists"));
+    assert!(field_error(&html, "email")
+        .unwrap()
+        .contains("already exists"));
     assert_eq!(app.db.count_users().await.unwrap(), 1);
 }
 
@@ -83,7 +192,11 @@ async fn wrong_credentials_get_one_generic_message() {
     let app = spawn_app().await;
     app.signed_up("known_user").await;
     let mut bodies = Vec::new();
-    for (user, pass) in [("known_user", "wrong password"), ("unknown_user", GOOD), ("known_user", "")] {
+    for (user, pass) in [
+        ("known_user", "wrong password"),
+        ("unknown_user", GOOD),
+        ("known_user", ""),
+    ] {
         let client = browser();
         let r = app.login(&client, user, pass).await;
         let status = r.status();
@@ -128,22 +241,47 @@ async fn csrf_is_required_on_every_form() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "token {token:?}");
         assert!(r.text().await.unwrap().contains("expired"));
-        let r = client.post(app.url("/logout")).form(&[("csrf_token", token)]).send().await.unwrap();
+        let r = client
+            .post(app.url("/logout"))
+            .form(&[("csrf_token", token)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
     let prefs = app.preferences_of("csrf_target").await;
     assert!(prefs.is_empty(), "nothing saved by forged posts");
-    assert_eq!(app.get(&client, "/news").await.status(), StatusCode::OK, "still logged in");
+    assert_eq!(
+        app.get(&client, "/news").await.status(),
+        StatusCode::OK,
+        "still logged in"
+    );
 
     // Anonymous forms: a token without its cookie (another browser's) is refused.
     let stranger = browser();
     for (action, fields) in [
-        ("/login", vec![("username", "csrf_target"), ("password", GOOD)]),
-        ("/register", vec![("username", "newcomer"), ("email", "n@example.com"), ("password", GOOD), ("password_confirm", GOOD)]),
+        (
+            "/login",
+            vec![("username", "csrf_target"), ("password", GOOD)],
+        ),
+        (
+            "/register",
+            vec![
+                ("username", "newcomer"),
+                ("email", "n@example.com"),
+                ("password", GOOD),
+                ("password_confirm", GOOD),
+            ],
+        ),
     ] {
         let mut body = vec![("csrf_token", good.as_str())];
         body.extend(fields);
-        let r = stranger.post(app.url(action)).form(&body).send().await.unwrap();
+        let r = stranger
+            .post(app.url(action))
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action}");
     }
     assert_eq!(app.db.count_users().await.unwrap(), 2);
@@ -175,12 +313,27 @@ async fn bad_requests_get_the_right_status_and_a_real_page() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    let r = client.post(app.url("/customize")).body("{}").header("content-type", "application/json").send().await.unwrap();
+    let r = client
+        .post(app.url("/customize"))
+        .body("{}")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Unknown codes on the customize form: 422, nothing saved.
-    let r = app.customize(&client, &[("country", "us"), ("country", "xx"), ("category", "sports")]).await;
+    let r = app
+        .customize(
+            &client,
+            &[("country", "us"), ("country", "xx"), ("category", "sports")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("Unknown country code `xx`"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Unknown country code `xx`"));
     assert!(app.preferences_of("edge_cases").await.is_empty());
 }

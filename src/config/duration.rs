@@ -8,7 +8,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{input}` has no unit (use ms, s, m, h or d, e.g. `20s`)"))?;
     let (digits, unit) = s.split_at(split);
     if digits.is_empty() {
-        return Err(format!("`{input}` is not a duration (e.g. `20s`, `15m`, `1h`)"));
+        return Err(format!(
+            "`{input}` is not a duration (e.g. `20s`, `15m`, `1h`)"
+        ));
     }
     let n: u64 = digits
         .parse()
@@ -33,12 +35,12 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
 /// The inverse of [`parse_duration`], for printing the effective configuration.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = d.as_secs();
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= size && s % size == 0 {
+        if s >= size && s.is_multiple_of(size) {
             return format!("{}{unit}", s / size);
         }
     }
@@ -60,7 +62,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "20", "s", "-1s", "1.5s", "3 weeks", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "20",
+            "s",
+            "-1s",
+            "1.5s",
+            "3 weeks",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} accepted");
         }
     }

@@ -77,23 +77,74 @@ struct Opt {
 }
 
 const OPTIONS: &[Opt] = &[
-    Opt { name: "NEWSREAD_LISTEN", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_URL", secret: true },
-    Opt { name: "NEWSREAD_DATABASE_REPLICA_URL", secret: true },
-    Opt { name: "NEWSREAD_DATABASE_MAX_CONNECTIONS", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_MIN_CONNECTIONS", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_IDLE_TIMEOUT", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_MAX_LIFETIME", secret: false },
-    Opt { name: "NEWSREAD_DATABASE_REPLICA_TIMEOUT", secret: false },
-    Opt { name: "NEWSREAD_SESSION_IDLE_TIMEOUT", secret: false },
-    Opt { name: "NEWSREAD_SESSION_LIFETIME", secret: false },
-    Opt { name: "NEWSREAD_TRUSTED_PROXIES", secret: false },
-    Opt { name: "NEWSREAD_LOG_FORMAT", secret: false },
-    Opt { name: "NEWSREAD_LOG", secret: false },
-    Opt { name: "NEWSREAD_SHUTDOWN_GRACE", secret: false },
-    Opt { name: "NEWSREAD_REQUEST_TIMEOUT", secret: false },
-    Opt { name: "NEWSREAD_SAMPLE_NEWS", secret: false },
+    Opt {
+        name: "NEWSREAD_LISTEN",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_URL",
+        secret: true,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_REPLICA_URL",
+        secret: true,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_MAX_CONNECTIONS",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_MIN_CONNECTIONS",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_IDLE_TIMEOUT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_MAX_LIFETIME",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_SESSION_IDLE_TIMEOUT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_SESSION_LIFETIME",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_TRUSTED_PROXIES",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_LOG_FORMAT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_LOG",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_SHUTDOWN_GRACE",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_REQUEST_TIMEOUT",
+        secret: false,
+    },
+    Opt {
+        name: "NEWSREAD_SAMPLE_NEWS",
+        secret: false,
+    },
 ];
 
 /// Reads values (resolving `*_FILE`) and records errors instead of stopping at the first.
@@ -133,7 +184,12 @@ impl Reader<'_> {
         }
     }
 
-    fn parse<T>(&mut self, name: &str, default: T, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
         match self.raw(name) {
             None => default,
             Some(v) => parse(&v).unwrap_or_else(|e| {
@@ -159,10 +215,12 @@ impl Reader<'_> {
     }
 
     fn switch(&mut self, name: &str, default: bool) -> bool {
-        self.parse(name, default, |v| match v.trim().to_ascii_lowercase().as_str() {
-            "on" | "true" | "1" | "yes" => Ok(true),
-            "off" | "false" | "0" | "no" => Ok(false),
-            _ => Err(format!("`{v}` is not on or off")),
+        self.parse(name, default, |v| {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => Ok(true),
+                "off" | "false" | "0" | "no" => Ok(false),
+                _ => Err(format!("`{v}` is not on or off")),
+            }
         })
     }
 
@@ -186,12 +244,19 @@ impl Config {
 
     /// Reads a set of variables; separate from [`Config::from_env`] so tests need no globals.
     pub fn from_vars(vars: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let mut r = Reader { vars: &vars, errors: Vec::new() };
-        let listen = r.parse("NEWSREAD_LISTEN", SocketAddr::from(([127, 0, 0, 1], 5000)), |v| {
-            v.trim()
-                .parse()
-                .map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:5000 or 0.0.0.0:5000"))
-        });
+        let mut r = Reader {
+            vars: &vars,
+            errors: Vec::new(),
+        };
+        let listen = r.parse(
+            "NEWSREAD_LISTEN",
+            SocketAddr::from(([127, 0, 0, 1], 5000)),
+            |v| {
+                v.trim().parse().map_err(|_| {
+                    format!("`{v}` is not an address such as 127.0.0.1:5000 or 0.0.0.0:5000")
+                })
+            },
+        );
         let url = r
             .database_url("NEWSREAD_DATABASE_URL")
             .unwrap_or_else(|| DatabaseUrl::new(DEFAULT_DATABASE_URL));
@@ -199,16 +264,26 @@ impl Config {
         let database = DatabaseConfig {
             max_connections: r.number("NEWSREAD_DATABASE_MAX_CONNECTIONS", 10, 1..=1000),
             min_connections: r.number("NEWSREAD_DATABASE_MIN_CONNECTIONS", 0, 0..=1000),
-            acquire_timeout: r.duration("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(3)),
+            acquire_timeout: r
+                .duration("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(3)),
             idle_timeout: r.duration("NEWSREAD_DATABASE_IDLE_TIMEOUT", Duration::from_secs(600)),
             max_lifetime: r.duration("NEWSREAD_DATABASE_MAX_LIFETIME", Duration::from_secs(1800)),
-            replica_timeout: r.duration("NEWSREAD_DATABASE_REPLICA_TIMEOUT", Duration::from_millis(800)),
+            replica_timeout: r.duration(
+                "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
+                Duration::from_millis(800),
+            ),
             url,
             replica_url,
         };
         let session = SessionConfig {
-            idle_timeout: r.duration("NEWSREAD_SESSION_IDLE_TIMEOUT", Duration::from_secs(7 * 86_400)),
-            lifetime: r.duration("NEWSREAD_SESSION_LIFETIME", Duration::from_secs(30 * 86_400)),
+            idle_timeout: r.duration(
+                "NEWSREAD_SESSION_IDLE_TIMEOUT",
+                Duration::from_secs(7 * 86_400),
+            ),
+            lifetime: r.duration(
+                "NEWSREAD_SESSION_LIFETIME",
+                Duration::from_secs(30 * 86_400),
+            ),
         };
         let trusted_proxies = r.parse("NEWSREAD_TRUSTED_PROXIES", Vec::new(), parse_cidrs);
         let log = LogConfig {
@@ -251,7 +326,10 @@ impl Config {
             ));
         }
         if let Some(replica) = &db.replica_url {
-            let (p, r) = (Dialect::from_url(db.url.expose()), Dialect::from_url(replica.expose()));
+            let (p, r) = (
+                Dialect::from_url(db.url.expose()),
+                Dialect::from_url(replica.expose()),
+            );
             if let (Ok(p), Ok(r)) = (p, r) {
                 if p != r {
                     problems.push(format!(
@@ -259,12 +337,15 @@ impl Config {
                     ));
                 }
                 if p == Dialect::Sqlite {
-                    problems.push("NEWSREAD_DATABASE_REPLICA_URL is not supported with SQLite".to_owned());
+                    problems.push(
+                        "NEWSREAD_DATABASE_REPLICA_URL is not supported with SQLite".to_owned(),
+                    );
                 }
             }
         }
         if self.session.idle_timeout > self.session.lifetime {
-            problems.push("NEWSREAD_SESSION_IDLE_TIMEOUT exceeds NEWSREAD_SESSION_LIFETIME".to_owned());
+            problems
+                .push("NEWSREAD_SESSION_IDLE_TIMEOUT exceeds NEWSREAD_SESSION_LIFETIME".to_owned());
         }
         for (name, d) in [
             ("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", db.acquire_timeout),
@@ -299,19 +380,50 @@ impl Config {
             ("NEWSREAD_DATABASE_URL", db.url.redacted()),
             (
                 "NEWSREAD_DATABASE_REPLICA_URL",
-                db.replica_url.as_ref().map(DatabaseUrl::redacted).unwrap_or_default(),
+                db.replica_url
+                    .as_ref()
+                    .map(DatabaseUrl::redacted)
+                    .unwrap_or_default(),
             ),
-            ("NEWSREAD_DATABASE_MAX_CONNECTIONS", db.max_connections.to_string()),
-            ("NEWSREAD_DATABASE_MIN_CONNECTIONS", db.min_connections.to_string()),
-            ("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", format_duration(db.acquire_timeout)),
-            ("NEWSREAD_DATABASE_IDLE_TIMEOUT", format_duration(db.idle_timeout)),
-            ("NEWSREAD_DATABASE_MAX_LIFETIME", format_duration(db.max_lifetime)),
-            ("NEWSREAD_DATABASE_REPLICA_TIMEOUT", format_duration(db.replica_timeout)),
-            ("NEWSREAD_SESSION_IDLE_TIMEOUT", format_duration(self.session.idle_timeout)),
-            ("NEWSREAD_SESSION_LIFETIME", format_duration(self.session.lifetime)),
+            (
+                "NEWSREAD_DATABASE_MAX_CONNECTIONS",
+                db.max_connections.to_string(),
+            ),
+            (
+                "NEWSREAD_DATABASE_MIN_CONNECTIONS",
+                db.min_connections.to_string(),
+            ),
+            (
+                "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
+                format_duration(db.acquire_timeout),
+            ),
+            (
+                "NEWSREAD_DATABASE_IDLE_TIMEOUT",
+                format_duration(db.idle_timeout),
+            ),
+            (
+                "NEWSREAD_DATABASE_MAX_LIFETIME",
+                format_duration(db.max_lifetime),
+            ),
+            (
+                "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
+                format_duration(db.replica_timeout),
+            ),
+            (
+                "NEWSREAD_SESSION_IDLE_TIMEOUT",
+                format_duration(self.session.idle_timeout),
+            ),
+            (
+                "NEWSREAD_SESSION_LIFETIME",
+                format_duration(self.session.lifetime),
+            ),
             (
                 "NEWSREAD_TRUSTED_PROXIES",
-                self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
             (
                 "NEWSREAD_LOG_FORMAT",
@@ -321,9 +433,18 @@ impl Config {
                 },
             ),
             ("NEWSREAD_LOG", self.log.filter.clone()),
-            ("NEWSREAD_SHUTDOWN_GRACE", format_duration(self.shutdown_grace)),
-            ("NEWSREAD_REQUEST_TIMEOUT", format_duration(self.request_timeout)),
-            ("NEWSREAD_SAMPLE_NEWS", if self.sample_news { "on" } else { "off" }.to_owned()),
+            (
+                "NEWSREAD_SHUTDOWN_GRACE",
+                format_duration(self.shutdown_grace),
+            ),
+            (
+                "NEWSREAD_REQUEST_TIMEOUT",
+                format_duration(self.request_timeout),
+            ),
+            (
+                "NEWSREAD_SAMPLE_NEWS",
+                if self.sample_news { "on" } else { "off" }.to_owned(),
+            ),
         ];
         let mut out = String::new();
         for (k, v) in rows {
@@ -350,7 +471,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -373,7 +497,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.0.len(), 5, "{err}");
         let text = err.to_string();
-        for needle in ["NEWSREAD_LISTEN", "sqlite", "NEWSREAD_SHUTDOWN_GRACE", "banana", "MAX_CONNECTIONS"] {
+        for needle in [
+            "NEWSREAD_LISTEN",
+            "sqlite",
+            "NEWSREAD_SHUTDOWN_GRACE",
+            "banana",
+            "MAX_CONNECTIONS",
+        ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
     }
@@ -383,7 +513,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("url");
         std::fs::write(&path, "postgres://u:pw@h/db\n").unwrap();
-        let c = Config::from_vars(vars(&[("NEWSREAD_DATABASE_URL_FILE", path.to_str().unwrap())])).unwrap();
+        let c = Config::from_vars(vars(&[(
+            "NEWSREAD_DATABASE_URL_FILE",
+            path.to_str().unwrap(),
+        )]))
+        .unwrap();
         assert_eq!(c.database.url.expose(), "postgres://u:pw@h/db");
         assert!(!c.describe().contains("pw@"), "{}", c.describe());
     }
@@ -410,7 +544,14 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_flagged() {
-        let v = vars(&[("NEWSREAD_LISTN", "x"), ("NEWSREAD_LISTEN", "y"), ("NEWSREAD_DATABASE_URL_FILE", "z")]);
-        assert_eq!(Config::unknown_variables(&v), vec!["NEWSREAD_LISTN".to_owned()]);
+        let v = vars(&[
+            ("NEWSREAD_LISTN", "x"),
+            ("NEWSREAD_LISTEN", "y"),
+            ("NEWSREAD_DATABASE_URL_FILE", "z"),
+        ]);
+        assert_eq!(
+            Config::unknown_variables(&v),
+            vec!["NEWSREAD_LISTN".to_owned()]
+        );
     }
 }

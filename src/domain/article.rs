@@ -40,7 +40,16 @@ fn is_tracking_param(name: &str) -> bool {
     n.starts_with("utm_")
         || matches!(
             n.as_str(),
-            "fbclid" | "gclid" | "dclid" | "msclkid" | "mc_cid" | "mc_eid" | "igshid" | "yclid" | "_ga" | "ref_src"
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "msclkid"
+                | "mc_cid"
+                | "mc_eid"
+                | "igshid"
+                | "yclid"
+                | "_ga"
+                | "ref_src"
         )
 }
 
@@ -74,9 +83,14 @@ mod tests {
 
     #[test]
     fn canonical_urls_drop_tracking_and_fragments() {
-        let a = canonical_url("https://News.Example.com:443/a/b?id=7&utm_source=x&UTM_medium=y#top").unwrap();
+        let a =
+            canonical_url("https://News.Example.com:443/a/b?id=7&utm_source=x&UTM_medium=y#top")
+                .unwrap();
         assert_eq!(a, "https://news.example.com/a/b?id=7");
-        assert_eq!(canonical_url("http://x.org/p?fbclid=1").unwrap(), "http://x.org/p");
+        assert_eq!(
+            canonical_url("http://x.org/p?fbclid=1").unwrap(),
+            "http://x.org/p"
+        );
         assert!(canonical_url("javascript:alert(1)").is_err());
         assert!(canonical_url("ftp://x.org/file").is_err());
         assert!(canonical_url("not a url").is_err());

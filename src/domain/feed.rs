@@ -56,7 +56,10 @@ impl FeedFilter {
     /// Rebuilds a filter from stored codes, dropping any the vocabulary no longer has.
     pub fn from_stored(countries: &str, languages: &str, categories: &str) -> Self {
         let mut f = FeedFilter::default();
-        for (d, raw) in Dimension::ALL.into_iter().zip([countries, languages, categories]) {
+        for (d, raw) in Dimension::ALL
+            .into_iter()
+            .zip([countries, languages, categories])
+        {
             for part in raw.split(',') {
                 if let Some(code) = d.lookup(part) {
                     if !f.get(d).contains(&code) {
@@ -120,9 +123,19 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        let c = Cursor { published_at: 1_700_000_000, id: 42 };
+        let c = Cursor {
+            published_at: 1_700_000_000,
+            id: 42,
+        };
         assert_eq!(Cursor::decode(&c.encode()), Ok(c));
-        for bad in ["", "x", "!!!", &URL_SAFE_NO_PAD.encode("1.0"), &URL_SAFE_NO_PAD.encode("a.b"), &"A".repeat(100)] {
+        for bad in [
+            "",
+            "x",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("1.0"),
+            &URL_SAFE_NO_PAD.encode("a.b"),
+            &"A".repeat(100),
+        ] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }

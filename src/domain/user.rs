@@ -10,10 +10,13 @@ impl Username {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let s = input.trim();
         let len = s.chars().count();
-        if len < 5 || len > 20 {
+        if !(5..=20).contains(&len) {
             return Err(Invalid::new("Username must be 5 to 20 characters long."));
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
             return Err(Invalid::new(
                 "Username may contain only letters, digits, dots, underscores and hyphens.",
             ));
@@ -93,7 +96,9 @@ impl Password {
             return Err(Invalid::new("Password must be at least 8 characters long."));
         }
         if len > 128 {
-            return Err(Invalid::new("Password must be at most 128 characters long."));
+            return Err(Invalid::new(
+                "Password must be at most 128 characters long.",
+            ));
         }
         Ok(Self(Secret::new(input.to_owned())))
     }
@@ -112,7 +117,14 @@ mod tests {
         for ok in ["alice", "a.b_c-d", "ABCDE12345abcde12345"] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["abcd", "abcdefghijklmnopqrstu", "al ice", "alicé1", "bob'; --", "<b>hi</b>"] {
+        for bad in [
+            "abcd",
+            "abcdefghijklmnopqrstu",
+            "al ice",
+            "alicé1",
+            "bob'; --",
+            "<b>hi</b>",
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Username::parse("AliCe").unwrap().key(), "alice");
@@ -120,10 +132,25 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@b.co", "first.last+tag@sub.example.org", "X_Y@Example.COM"] {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.org",
+            "X_Y@Example.COM",
+        ] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "plain", "a@b", "a@b.c", "@b.com", "a@.com", "a..b@c.com", "a@b_c.com", "a b@c.com", "a@-b.com"] {
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@b.c",
+            "@b.com",
+            "a@.com",
+            "a..b@c.com",
+            "a@b_c.com",
+            "a b@c.com",
+            "a@-b.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -28,10 +28,13 @@ pub fn articles(now: i64) -> anyhow::Result<Vec<NewArticle>> {
     raw.into_iter()
         .map(|a| {
             let code = |d: Dimension, v: &str| {
-                d.lookup(v).ok_or_else(|| anyhow::anyhow!("sample article has unknown {} `{v}`", d.field()))
+                d.lookup(v).ok_or_else(|| {
+                    anyhow::anyhow!("sample article has unknown {} `{v}`", d.field())
+                })
             };
             Ok(NewArticle {
-                url: canonical_url(&a.url).map_err(|e| anyhow::anyhow!("sample URL {}: {e}", a.url))?,
+                url: canonical_url(&a.url)
+                    .map_err(|e| anyhow::anyhow!("sample URL {}: {e}", a.url))?,
                 title: a.title,
                 description: a.description,
                 source: a.source,
@@ -75,12 +78,17 @@ mod tests {
         assert!(countries.len() >= 8 && ["us", "gb", "ng"].iter().all(|c| countries.contains(c)));
         assert!(languages.len() >= 5 && languages.contains("en") && languages.contains("fr"));
         assert_eq!(categories.len(), 7);
-        assert!(all.iter().all(|a| a.is_sample && a.source.contains("(sample)")));
+        assert!(all
+            .iter()
+            .all(|a| a.is_sample && a.source.contains("(sample)")));
         let urls: HashSet<_> = all.iter().map(|a| a.url.as_str()).collect();
         assert_eq!(urls.len(), all.len(), "sample URLs are unique");
         for a in &all {
             if let Some(img) = &a.image_url {
-                assert!(crate::web::assets::resolve_image(img).is_some(), "missing image {img}");
+                assert!(
+                    crate::web::assets::resolve_image(img).is_some(),
+                    "missing image {img}"
+                );
             }
         }
     }

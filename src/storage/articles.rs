@@ -52,7 +52,12 @@ impl Db {
     ///
     /// Keyset paging on (published_at, id): the cost of a page does not grow with its depth.
     /// The redundant `published_at <= ?` gives every engine's planner an index range.
-    pub async fn feed_page(&self, filter: &FeedFilter, after: Option<Cursor>, limit: u32) -> Result<FeedPage, Error> {
+    pub async fn feed_page(
+        &self,
+        filter: &FeedFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<FeedPage, Error> {
         let mut sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE 1 = 1");
         let mut codes: Vec<&'static str> = Vec::new();
         for (column, selected) in [
@@ -86,10 +91,16 @@ impl Db {
                 q.bind(fetch).fetch_all(&pool).await
             })
             .await?;
-        let mut articles = rows.iter().map(article_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut articles = rows
+            .iter()
+            .map(article_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if articles.len() > limit as usize {
             articles.truncate(limit as usize);
-            articles.last().map(|a| Cursor { published_at: a.published_at, id: a.id })
+            articles.last().map(|a| Cursor {
+                published_at: a.published_at,
+                id: a.id,
+            })
         } else {
             None
         };
@@ -98,7 +109,11 @@ impl Db {
 
     /// Stores articles once per canonical URL. A known URL whose title, description or image
     /// changed is updated; one that did not is left alone.
-    pub async fn upsert_articles(&self, articles: &[NewArticle], now: i64) -> Result<InsertStats, Error> {
+    pub async fn upsert_articles(
+        &self,
+        articles: &[NewArticle],
+        now: i64,
+    ) -> Result<InsertStats, Error> {
         let insert = match self.dialect() {
             Dialect::MySql => {
                 "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
@@ -112,16 +127,20 @@ impl Db {
             }
         };
         let insert = self.sql(insert);
-        let select = self.sql("SELECT title, description, image_url FROM articles WHERE url_hash = ?");
+        let select =
+            self.sql("SELECT title, description, image_url FROM articles WHERE url_hash = ?");
         let update = self.sql(
             "UPDATE articles SET title = ?, description = ?, image_url = ?, updated_at = ? WHERE url_hash = ?",
         );
         let mut stats = InsertStats::default();
         for chunk in articles.chunks(200) {
-            let mut tx = self.primary().begin().await?;
+            let mut tx = self.primary()?.begin().await?;
             for a in chunk {
                 let hash = url_hash(&a.url);
-                let existing = sqlx::query(&select).bind(&hash).fetch_optional(&mut *tx).await?;
+                let existing = sqlx::query(&select)
+                    .bind(&hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 match existing {
                     None => {
                         let done = sqlx::query(&insert)
@@ -173,7 +192,9 @@ impl Db {
     }
 
     pub async fn count_articles(&self) -> Result<i64, Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM articles").fetch_one(self.primary()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM articles")
+            .fetch_one(self.primary()?)
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

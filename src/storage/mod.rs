@@ -76,6 +76,9 @@ pub enum Error {
     /// The database cannot be reached right now: callers answer 503, not 500.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The health probe found the primary down: fail at once instead of queueing on the pool.
+    #[error("the primary database is down (health probe failing)")]
+    PrimaryDown,
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
     #[error("username or email already registered")]
@@ -87,6 +90,8 @@ pub enum Error {
     SchemaTooNew { found: i64, known: i64 },
     #[error("migration failed: {0}")]
     Migrate(#[source] MigrateError),
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
     #[error("cannot prepare the SQLite database file: {0}")]
     SqliteFile(String),
 }
@@ -142,6 +147,8 @@ struct Replica {
 struct Inner {
     dialect: Dialect,
     primary: AnyPool,
+    primary_healthy: AtomicBool,
+    acquire_timeout: Duration,
     replica: Option<Replica>,
     replica_timeout: Duration,
     sqlite_path: Option<PathBuf>,
@@ -176,7 +183,8 @@ fn prepare_sqlite(url: &str) -> Result<(String, PathBuf), Error> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path.starts_with(":memory:") || query.contains("mode=memory") {
         return Err(Error::SqliteFile(
-            "an in-memory SQLite database cannot be shared by the connection pool; use a file path".into(),
+            "an in-memory SQLite database cannot be shared by the connection pool; use a file path"
+                .into(),
         ));
     }
     let path = PathBuf::from(path);
@@ -194,7 +202,11 @@ fn prepare_sqlite(url: &str) -> Result<(String, PathBuf), Error> {
     Ok((format!("sqlite://{}?{query}", path.display()), path))
 }
 
-fn pool_options(cfg: &DatabaseConfig, dialect: Dialect, acquire_timeout: Duration) -> AnyPoolOptions {
+fn pool_options(
+    cfg: &DatabaseConfig,
+    dialect: Dialect,
+    acquire_timeout: Duration,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(cfg.max_connections)
         .min_connections(cfg.min_connections)
@@ -206,7 +218,9 @@ fn pool_options(cfg: &DatabaseConfig, dialect: Dialect, acquire_timeout: Duratio
             Box::pin(async move {
                 let setup: &[&str] = match dialect {
                     // WAL lets readers run beside the writer; NORMAL is durable with WAL.
-                    Dialect::Sqlite => &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"],
+                    Dialect::Sqlite => {
+                        &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"]
+                    }
                     Dialect::MySql => &["SET time_zone = '+00:00'"],
                     Dialect::Postgres => &[],
                 };
@@ -224,7 +238,7 @@ impl Db {
     pub fn connect(cfg: &DatabaseConfig) -> Result<Self, Error> {
         install_drivers();
         let raw = cfg.url.expose();
-        let dialect = Dialect::from_url(raw).map_err(|e| Error::SqliteFile(e))?;
+        let dialect = Dialect::from_url(raw).map_err(Error::InvalidUrl)?;
         let (url, sqlite_path) = match dialect {
             Dialect::Sqlite => {
                 let (u, p) = prepare_sqlite(raw)?;
@@ -248,6 +262,8 @@ impl Db {
             inner: Arc::new(Inner {
                 dialect,
                 primary,
+                primary_healthy: AtomicBool::new(true),
+                acquire_timeout: cfg.acquire_timeout,
                 replica,
                 replica_timeout: cfg.replica_timeout,
                 sqlite_path,
@@ -264,8 +280,12 @@ impl Db {
         &self.inner.stats
     }
 
-    pub fn has_replica(&self) -> bool {
-        self.inner.replica.is_some()
+    /// `None` without a replica; else whether reads currently go to it.
+    pub fn replica_healthy(&self) -> Option<bool> {
+        self.inner
+            .replica
+            .as_ref()
+            .map(|r| r.healthy.load(Ordering::Relaxed))
     }
 
     /// Adapts `?` placeholders to the dialect. Our SQL never has `?` inside literals.
@@ -287,8 +307,13 @@ impl Db {
         Cow::Owned(out)
     }
 
-    pub(crate) fn primary(&self) -> &AnyPool {
-        &self.inner.primary
+    /// The primary pool, unless the health probe has found it down.
+    pub(crate) fn primary(&self) -> Result<&AnyPool, Error> {
+        if self.inner.primary_healthy.load(Ordering::Relaxed) {
+            Ok(&self.inner.primary)
+        } else {
+            Err(Error::PrimaryDown)
+        }
     }
 
     /// Runs a lag-tolerant read on the replica when it is healthy, else on the primary. A
@@ -300,7 +325,9 @@ impl Db {
     {
         if let Some(replica) = &self.inner.replica {
             if replica.healthy.load(Ordering::Relaxed) {
-                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone())).await {
+                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone()))
+                    .await
+                {
                     Ok(Ok(value)) => {
                         self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
                         return Ok(value);
@@ -317,17 +344,19 @@ impl Db {
                     }
                 }
             }
-            self.inner.stats.primary_fallback.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .stats
+                .primary_fallback
+                .fetch_add(1, Ordering::Relaxed);
         }
-        op(self.inner.primary.clone()).await.map_err(Error::from)
+        op(self.primary()?.clone()).await.map_err(Error::from)
     }
 
-    /// Probes the replica every second so reads return to it once it recovers (and leave it
-    /// before a user request has to time out). Ends when the last `Db` handle is dropped.
-    pub fn spawn_replica_monitor(&self) {
-        if self.inner.replica.is_none() {
-            return;
-        }
+    /// Probes both databases every second. A primary found down makes requests fail fast
+    /// with 503 instead of each waiting out the pool's acquire timeout; a replica found down
+    /// sends reads to the primary before a user request has to time out on it. Both return to
+    /// service on the first good probe. Ends when the last `Db` handle is dropped.
+    pub fn spawn_health_monitor(&self) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -335,16 +364,11 @@ impl Db {
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
-                let Some(replica) = &inner.replica else { return };
-                let probe = sqlx::query("SELECT 1").execute(&replica.pool);
-                let ok = matches!(tokio::time::timeout(inner.replica_timeout, probe).await, Ok(Ok(_)));
-                let was = replica.healthy.swap(ok, Ordering::Relaxed);
-                if was != ok {
-                    if ok {
-                        tracing::info!("replica is back; lag-tolerant reads return to it");
-                    } else {
-                        tracing::warn!("replica unreachable; lag-tolerant reads use the primary");
-                    }
+                let primary_ok = probe(&inner.primary, inner.acquire_timeout).await;
+                report("primary", &inner.primary_healthy, primary_ok);
+                if let Some(replica) = &inner.replica {
+                    let ok = probe(&replica.pool, inner.replica_timeout).await;
+                    report("replica", &replica.healthy, ok);
                 }
             }
         });
@@ -359,11 +383,17 @@ impl Db {
             (None, Dialect::MySql) => MigrationLock::MySql(self.lock_mysql().await?),
             (None, _) => MigrationLock::Builtin,
         };
-        let result = migrator.run(&self.inner.primary).await.map_err(|e| match e {
-            MigrateError::VersionMissing(found) => Error::SchemaTooNew { found, known: latest_version(migrator) },
-            MigrateError::Execute(e) if is_unavailable(&e) => Error::Unavailable(e),
-            other => Error::Migrate(other),
-        });
+        let result = migrator
+            .run(&self.inner.primary)
+            .await
+            .map_err(|e| match e {
+                MigrateError::VersionMissing(found) => Error::SchemaTooNew {
+                    found,
+                    known: latest_version(migrator),
+                },
+                MigrateError::Execute(e) if is_unavailable(&e) => Error::Unavailable(e),
+                other => Error::Migrate(other),
+            });
         if let MigrationLock::MySql(conn) = lock {
             // Ending the session releases the lock.
             let _ = sqlx::Connection::close(conn).await;
@@ -378,9 +408,10 @@ impl Db {
         use sqlx::Connection as _;
         let options = self.inner.primary.connect_options();
         let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
-        let row = sqlx::query("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
-            .fetch_one(&mut conn)
-            .await?;
+        let row =
+            sqlx::query("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
+                .fetch_one(&mut conn)
+                .await?;
         match row.try_get::<Option<i64>, _>("got")? {
             Some(1) => Ok(conn),
             other => Err(Error::Query(sqlx::Error::Protocol(format!(
@@ -393,7 +424,7 @@ impl Db {
     pub async fn check_schema(&self) -> Result<(), Error> {
         let known = latest_version(self.inner.dialect.migrator());
         let row: AnyRow = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
-            .fetch_one(&self.inner.primary)
+            .fetch_one(self.primary()?)
             .await?;
         let found: Option<i64> = row.try_get("v")?;
         // A schema newer than ours is refused at start (see `migrate`), but once running we
@@ -419,6 +450,21 @@ enum MigrationLock {
     MySql(sqlx::AnyConnection),
     /// PostgreSQL: sqlx holds a session advisory lock itself.
     Builtin,
+}
+
+async fn probe(pool: &AnyPool, timeout: Duration) -> bool {
+    let ping = sqlx::query("SELECT 1").execute(pool);
+    matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(_)))
+}
+
+fn report(which: &str, healthy: &AtomicBool, ok: bool) {
+    if healthy.swap(ok, Ordering::Relaxed) != ok {
+        if ok {
+            tracing::info!(database = which, "database reachable again");
+        } else {
+            tracing::warn!(database = which, "database unreachable");
+        }
+    }
 }
 
 fn latest_version(m: &Migrator) -> i64 {
@@ -488,9 +534,14 @@ mod tests {
 
     #[test]
     fn postgres_placeholders_are_numbered() {
-        let mut cfg = crate::config::Config::from_vars(Default::default()).unwrap().database;
+        let mut cfg = crate::config::Config::from_vars(Default::default())
+            .unwrap()
+            .database;
         cfg.url = crate::config::DatabaseUrl::new("postgres://localhost/x");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let db = Db::connect(&cfg).unwrap();
             assert_eq!(db.sql("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");

@@ -11,7 +11,7 @@ impl Db {
             "SELECT countries, languages, categories FROM user_preferences WHERE user_id = ?",
         ))
         .bind(user_id)
-        .fetch_optional(self.primary())
+        .fetch_optional(self.primary()?)
         .await?;
         Ok(match row {
             Some(r) => FeedFilter::from_stored(
@@ -23,7 +23,12 @@ impl Db {
         })
     }
 
-    pub async fn save_preferences(&self, user_id: i64, filter: &FeedFilter, now: i64) -> Result<(), Error> {
+    pub async fn save_preferences(
+        &self,
+        user_id: i64,
+        filter: &FeedFilter,
+        now: i64,
+    ) -> Result<(), Error> {
         let sql = match self.dialect() {
             Dialect::MySql => {
                 "INSERT INTO user_preferences (user_id, countries, languages, categories, updated_at) \
@@ -42,7 +47,7 @@ impl Db {
             .bind(filter.stored(Dimension::Language))
             .bind(filter.stored(Dimension::Category))
             .bind(now)
-            .execute(self.primary())
+            .execute(self.primary()?)
             .await?;
         Ok(())
     }

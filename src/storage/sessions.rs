@@ -13,7 +13,14 @@ pub struct SessionRecord {
 }
 
 impl Db {
-    pub async fn create_session(&self, token_hash: &str, user_id: i64, csrf_token: &str, now: i64, expires_at: i64) -> Result<(), Error> {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), Error> {
         sqlx::query(&self.sql(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -24,14 +31,19 @@ impl Db {
         .bind(now)
         .bind(now)
         .bind(expires_at)
-        .execute(self.primary())
+        .execute(self.primary()?)
         .await?;
         Ok(())
     }
 
     /// The session for a token hash, if it has neither expired nor idled out.
     /// Sessions are read on the primary: a logout must take effect on the next request.
-    pub async fn find_session(&self, token_hash: &str, now: i64, idle_cutoff: i64) -> Result<Option<SessionRecord>, Error> {
+    pub async fn find_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<Option<SessionRecord>, Error> {
         let row = sqlx::query(&self.sql(
             "SELECT s.user_id, u.username, s.csrf_token, s.last_seen_at, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -40,7 +52,7 @@ impl Db {
         .bind(token_hash)
         .bind(now)
         .bind(idle_cutoff)
-        .fetch_optional(self.primary())
+        .fetch_optional(self.primary()?)
         .await?;
         row.map(|r| {
             Ok(SessionRecord {
@@ -58,7 +70,7 @@ impl Db {
         sqlx::query(&self.sql("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?"))
             .bind(now)
             .bind(token_hash)
-            .execute(self.primary())
+            .execute(self.primary()?)
             .await?;
         Ok(())
     }
@@ -66,29 +78,32 @@ impl Db {
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), Error> {
         sqlx::query(&self.sql("DELETE FROM sessions WHERE token_hash = ?"))
             .bind(token_hash)
-            .execute(self.primary())
+            .execute(self.primary()?)
             .await?;
         Ok(())
     }
 
     /// Removes expired and idle sessions; returns how many.
     pub async fn purge_sessions(&self, now: i64, idle_cutoff: i64) -> Result<u64, Error> {
-        let done = sqlx::query(&self.sql("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?"))
-            .bind(now)
-            .bind(idle_cutoff)
-            .execute(self.primary())
-            .await?;
+        let done = sqlx::query(
+            &self.sql("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?"),
+        )
+        .bind(now)
+        .bind(idle_cutoff)
+        .execute(self.primary()?)
+        .await?;
         Ok(done.rows_affected())
     }
 
     pub async fn count_sessions(&self, now: i64, idle_cutoff: i64) -> Result<i64, Error> {
-        let row = sqlx::query(&self.sql(
-            "SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ? AND last_seen_at > ?",
-        ))
-        .bind(now)
-        .bind(idle_cutoff)
-        .fetch_one(self.primary())
-        .await?;
+        let row =
+            sqlx::query(&self.sql(
+                "SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ? AND last_seen_at > ?",
+            ))
+            .bind(now)
+            .bind(idle_cutoff)
+            .fetch_one(self.primary()?)
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

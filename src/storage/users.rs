@@ -13,13 +13,17 @@ pub struct Credentials {
 
 impl Db {
     /// Which of the two identities already belong to someone.
-    pub async fn identities_taken(&self, username: &Username, email: &Email) -> Result<(bool, bool), Error> {
+    pub async fn identities_taken(
+        &self,
+        username: &Username,
+        email: &Email,
+    ) -> Result<(bool, bool), Error> {
         let rows = sqlx::query(&self.sql(
             "SELECT username_key, email_key FROM users WHERE username_key = ? OR email_key = ?",
         ))
         .bind(username.key())
         .bind(email.key())
-        .fetch_all(self.primary())
+        .fetch_all(self.primary()?)
         .await?;
         let mut taken = (false, false);
         for row in rows {
@@ -31,7 +35,13 @@ impl Db {
 
     /// Creates an account. Uniqueness is enforced by the database, so concurrent sign-ups
     /// with one name yield exactly one account and [`Error::Duplicate`] for the rest.
-    pub async fn create_user(&self, username: &Username, email: &Email, password_hash: &str, now: i64) -> Result<i64, Error> {
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        email: &Email,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<i64, Error> {
         let mut sql = String::from(
             "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -47,12 +57,15 @@ impl Db {
             .bind(email.key())
             .bind(password_hash)
             .bind(now);
-        match insert_returning_id(self, self.primary(), query).await {
+        match insert_returning_id(self, self.primary()?, query).await {
             Ok(id) => Ok(id),
             Err(e) if is_unique_violation(&e) => {
                 let (username, email) = self.identities_taken(username, email).await?;
                 // The conflicting row may have been deleted since; still a conflict to report.
-                Err(Error::Duplicate { username: username || !email, email })
+                Err(Error::Duplicate {
+                    username: username || !email,
+                    email,
+                })
             }
             Err(e) => Err(e.into()),
         }
@@ -61,9 +74,16 @@ impl Db {
     /// Looks a user up by username or email, case-insensitively.
     pub async fn find_credentials(&self, login: &str) -> Result<Option<Credentials>, Error> {
         let key = login.trim().to_ascii_lowercase();
-        let column = if key.contains('@') { "email_key" } else { "username_key" };
+        let column = if key.contains('@') {
+            "email_key"
+        } else {
+            "username_key"
+        };
         let sql = format!("SELECT id, username, password_hash FROM users WHERE {column} = ?");
-        let row = sqlx::query(&self.sql(&sql)).bind(key).fetch_optional(self.primary()).await?;
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(key)
+            .fetch_optional(self.primary()?)
+            .await?;
         row.map(|r| {
             Ok(Credentials {
                 user_id: r.try_get("id")?,
@@ -75,7 +95,9 @@ impl Db {
     }
 
     pub async fn count_users(&self) -> Result<i64, Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(self.primary()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(self.primary()?)
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

@@ -18,9 +18,13 @@ include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 /// The fingerprinted URL of an asset. Panics only for a name that is not in `assets/static`,
 /// which the tests catch for every name the templates use.
 pub fn url(path: &str) -> &'static str {
-    static URLS: std::sync::LazyLock<Vec<(&'static str, String)>> = std::sync::LazyLock::new(|| {
-        FILES.iter().map(|a| (a.path, format!("/static/{}", a.hashed))).collect()
-    });
+    static URLS: std::sync::LazyLock<Vec<(&'static str, String)>> =
+        std::sync::LazyLock::new(|| {
+            FILES
+                .iter()
+                .map(|a| (a.path, format!("/static/{}", a.hashed)))
+                .collect()
+        });
     URLS.iter()
         .find(|(p, _)| *p == path)
         .map(|(_, u)| u.as_str())

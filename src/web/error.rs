@@ -32,7 +32,9 @@ pub enum AppError {
 impl From<storage::Error> for AppError {
     fn from(e: storage::Error) -> Self {
         match e {
-            storage::Error::Unavailable(_) => AppError::Unavailable(e),
+            storage::Error::Unavailable(_) | storage::Error::PrimaryDown => {
+                AppError::Unavailable(e)
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -98,9 +100,10 @@ impl AppError {
 
     fn with_retry_after(&self, mut response: Response) -> Response {
         if matches!(self, AppError::Unavailable(_)) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
         }
         response
     }
@@ -125,13 +128,21 @@ impl IntoResponse for AppError {
         let status = self.status();
         let title = status.canonical_reason().unwrap_or("Error");
         let page = ErrorPage {
-            layout: super::Layout { title: title.to_owned(), ..super::Layout::anonymous() },
+            layout: super::Layout {
+                title: title.to_owned(),
+                ..super::Layout::anonymous()
+            },
             status: status.as_u16(),
             title,
             message: self.public_message(),
         };
         let response = match page.render() {
-            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Ok(html) => (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "error page failed to render");
                 (status, self.public_message()).into_response()
@@ -155,7 +166,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         e.log();
-        let body = serde_json::json!({ "error": { "code": e.code(), "message": e.public_message() } });
+        let body =
+            serde_json::json!({ "error": { "code": e.code(), "message": e.public_message() } });
         e.with_retry_after((e.status(), Json(body)).into_response())
     }
 }

@@ -16,14 +16,23 @@ pub async fn healthz() -> impl IntoResponse {
 /// Readiness: not shutting down, primary reachable, schema exactly current.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".to_owned());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        );
     }
     match tokio::time::timeout(Duration::from_secs(2), state.db.check_schema()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database not ready\n".to_owned())
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database not ready\n".to_owned(),
+            )
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database check timed out\n".to_owned()),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database check timed out\n".to_owned(),
+        ),
     }
 }

@@ -79,7 +79,10 @@ pub struct ClientInfo {
 fn client_info(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let Some(peer) = peer.filter(|p| is_trusted(p)) else {
-        return ClientInfo { ip: peer, https: false };
+        return ClientInfo {
+            ip: peer,
+            https: false,
+        };
     };
     // The client is the right-most address not added by one of our own proxies.
     let forwarded: Vec<IpAddr> = headers
@@ -89,7 +92,12 @@ fn client_info(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> 
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let ip = forwarded.iter().rev().find(|ip| !is_trusted(ip)).copied().or(Some(peer));
+    let ip = forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .copied()
+        .or(Some(peer));
     let https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -124,7 +132,10 @@ fn security_headers(headers: &mut HeaderMap, https: bool) {
             HeaderName::from_static("permissions-policy"),
             "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
         ),
-        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
@@ -145,7 +156,10 @@ fn security_headers(headers: &mut HeaderMap, https: bool) {
 async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(req.headers());
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let client = client_info(&state.config.trusted_proxies, peer, req.headers());
     let https = client.https;
     req.extensions_mut().insert(client);
@@ -188,11 +202,17 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     Router::new()
         .route("/", get(pages::home::show))
-        .route("/register", get(pages::register::show).post(pages::register::submit))
+        .route(
+            "/register",
+            get(pages::register::show).post(pages::register::submit),
+        )
         .route("/login", get(pages::login::show).post(pages::login::submit))
         .route("/logout", post(pages::logout::submit))
         .route("/news", get(pages::news::show))
-        .route("/customize", get(pages::customize::show).post(pages::customize::submit))
+        .route(
+            "/customize",
+            get(pages::customize::show).post(pages::customize::submit),
+        )
         .route("/api/v1/articles", get(api::articles::list))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -200,7 +220,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -213,7 +236,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -221,7 +247,10 @@ mod tests {
     #[test]
     fn forwarded_headers_only_from_trusted_peers() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/16".parse().unwrap()];
-        let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.1.2"), ("x-forwarded-proto", "https")]);
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.9, 10.0.1.2"),
+            ("x-forwarded-proto", "https"),
+        ]);
         let via_proxy = client_info(&trusted, Some("10.0.0.5".parse().unwrap()), &h);
         assert_eq!(via_proxy.ip, Some("203.0.113.9".parse().unwrap()));
         assert!(via_proxy.https);
@@ -232,7 +261,10 @@ mod tests {
 
     #[test]
     fn request_ids_are_honoured_or_generated() {
-        assert_eq!(request_id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", "abc-123")])),
+            "abc-123"
+        );
         let generated = request_id(&headers(&[("x-request-id", "has space")]));
         assert_eq!(generated.len(), 24);
     }

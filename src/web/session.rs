@@ -39,11 +39,16 @@ pub fn random_token() -> String {
 }
 
 fn is_token(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -58,9 +63,17 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value with our fixed attributes; `max_age` 0 deletes.
-pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool, same_site: &str) -> HeaderValue {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: i64,
+    secure: bool,
+    same_site: &str,
+) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let v = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}");
+    let v = format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+    );
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1; Max-Age=0"))
 }
 
@@ -84,14 +97,21 @@ impl Flash {
     }
 
     fn from_code(code: &str) -> Option<Self> {
-        [Flash::Welcome, Flash::LoggedIn, Flash::LoggedOut, Flash::PreferencesSaved]
-            .into_iter()
-            .find(|f| f.code() == code)
+        [
+            Flash::Welcome,
+            Flash::LoggedIn,
+            Flash::LoggedOut,
+            Flash::PreferencesSaved,
+        ]
+        .into_iter()
+        .find(|f| f.code() == code)
     }
 
     pub fn message(self) -> &'static str {
         match self {
-            Flash::Welcome => "Welcome to NewsRead! Your account is ready. Customize your feed any time.",
+            Flash::Welcome => {
+                "Welcome to NewsRead! Your account is ready. Customize your feed any time."
+            }
             Flash::LoggedIn => "You are logged in.",
             Flash::LoggedOut => "You have been logged out.",
             Flash::PreferencesSaved => "Your feed preferences were saved.",
@@ -115,13 +135,22 @@ async fn load_user(state: &AppState, headers: &HeaderMap) -> Result<Option<AuthU
     let token_hash = hash_token(&token);
     let now = now();
     let idle = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
-    let Some(s) = state.db.find_session(&token_hash, now, now.saturating_sub(idle)).await? else {
+    let Some(s) = state
+        .db
+        .find_session(&token_hash, now, now.saturating_sub(idle))
+        .await?
+    else {
         return Ok(None);
     };
     if now - s.last_seen_at >= TOUCH_EVERY_SECS {
         state.db.touch_session(&token_hash, now).await?;
     }
-    Ok(Some(AuthUser { user_id: s.user_id, username: s.username, csrf_token: s.csrf_token, token_hash }))
+    Ok(Some(AuthUser {
+        user_id: s.user_id,
+        username: s.username,
+        csrf_token: s.csrf_token,
+        token_hash,
+    }))
 }
 
 /// Everything a page handler needs about the visitor.
@@ -139,8 +168,14 @@ pub struct PageContext {
 impl FromRequestParts<AppState> for PageContext {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secure = parts.extensions.get::<ClientInfo>().is_some_and(|c| c.https);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secure = parts
+            .extensions
+            .get::<ClientInfo>()
+            .is_some_and(|c| c.https);
         let user = load_user(state, &parts.headers).await?;
         let (csrf_token, new_csrf_cookie) = match &user {
             Some(u) => (u.csrf_token.clone(), false),
@@ -157,23 +192,30 @@ impl FromRequestParts<AppState> for PageContext {
             flash: flash_cookie.as_deref().and_then(Flash::from_code),
             had_flash_cookie: flash_cookie.is_some(),
             secure,
-            path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned(),
         })
     }
 }
 
 impl PageContext {
     pub fn require_user(&self) -> Result<&AuthUser, AppError> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| AppError::LoginRequired { next: self.path_and_query.clone() })
+        self.user.as_ref().ok_or_else(|| AppError::LoginRequired {
+            next: self.path_and_query.clone(),
+        })
     }
 
     /// Compares a submitted token with the session's (or, before login, the cookie's) in
     /// constant time. A missing cookie always fails: a fresh token is never accepted.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
         let expected = self.csrf_token.as_bytes();
-        if self.new_csrf_cookie || submitted.is_empty() || !bool::from(submitted.as_bytes().ct_eq(expected)) {
+        if self.new_csrf_cookie
+            || submitted.is_empty()
+            || !bool::from(submitted.as_bytes().ct_eq(expected))
+        {
             return Err(AppError::Csrf);
         }
         Ok(())
@@ -193,22 +235,33 @@ impl PageContext {
     pub fn render(&self, status: StatusCode, page: &impl Template) -> Response {
         match page.render() {
             Ok(html) => {
-                let mut response =
-                    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+                let mut response = (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    html,
+                )
+                    .into_response();
                 self.attach_cookies(response.headers_mut());
                 response
             }
-            Err(e) => AppError::Internal(anyhow::anyhow!("template failed to render: {e}")).into_response(),
+            Err(e) => AppError::Internal(anyhow::anyhow!("template failed to render: {e}"))
+                .into_response(),
         }
     }
 
     fn attach_cookies(&self, headers: &mut HeaderMap) {
         if self.new_csrf_cookie {
             // Strict: the anonymous token is only ever needed by our own forms.
-            headers.append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &self.csrf_token, 86_400, self.secure, "Strict"));
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie(CSRF_COOKIE, &self.csrf_token, 86_400, self.secure, "Strict"),
+            );
         }
         if self.had_flash_cookie {
-            headers.append(header::SET_COOKIE, set_cookie(FLASH_COOKIE, "", 0, self.secure, "Lax"));
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie(FLASH_COOKIE, "", 0, self.secure, "Lax"),
+            );
         }
     }
 
@@ -216,22 +269,33 @@ impl PageContext {
     pub fn redirect(&self, to: &str, flash: Option<Flash>) -> Response {
         let mut response = Redirect::to(to).into_response();
         if let Some(f) = flash {
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, set_cookie(FLASH_COOKIE, f.code(), 60, self.secure, "Lax"));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(FLASH_COOKIE, f.code(), 60, self.secure, "Lax"),
+            );
         }
         response
     }
 }
 
 /// Starts a fresh session (a new id at every login) and returns its cookie.
-pub async fn start_session(state: &AppState, user_id: i64, secure: bool) -> Result<HeaderValue, AppError> {
+pub async fn start_session(
+    state: &AppState,
+    user_id: i64,
+    secure: bool,
+) -> Result<HeaderValue, AppError> {
     let token = random_token();
     let now = now();
     let lifetime = i64::try_from(state.config.session.lifetime.as_secs()).unwrap_or(i64::MAX);
     state
         .db
-        .create_session(&hash_token(&token), user_id, &random_token(), now, now.saturating_add(lifetime))
+        .create_session(
+            &hash_token(&token),
+            user_id,
+            &random_token(),
+            now,
+            now.saturating_add(lifetime),
+        )
         .await?;
     Ok(set_cookie(SESSION_COOKIE, &token, lifetime, secure, "Lax"))
 }
@@ -246,10 +310,16 @@ pub struct ApiUser(pub AuthUser);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = super::error::ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match load_user(state, &parts.headers).await? {
             Some(u) => Ok(ApiUser(u)),
-            None => Err(AppError::LoginRequired { next: String::new() }.into()),
+            None => Err(AppError::LoginRequired {
+                next: String::new(),
+            }
+            .into()),
         }
     }
 }
@@ -274,7 +344,15 @@ mod tests {
         for ok in ["/news", "/news?cursor=abc", "/customize"] {
             assert_eq!(safe_next(ok), Some(ok));
         }
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "news", "", "/x\r\nSet-Cookie: a=b", "javascript:alert(1)"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "news",
+            "",
+            "/x\r\nSet-Cookie: a=b",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
     }
@@ -291,7 +369,10 @@ mod tests {
     #[test]
     fn cookies_parse_from_many_headers() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; nr_session=tok"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; nr_session=tok"),
+        );
         h.append(header::COOKIE, HeaderValue::from_static("nr_csrf=c"));
         assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("tok"));
         assert_eq!(cookie(&h, CSRF_COOKIE).as_deref(), Some("c"));

@@ -57,13 +57,18 @@ pub fn with_database(server_url: &str, name: &str) -> String {
 /// Creates an empty database on a server and returns its URL.
 pub async fn create_database(server_url: &str, name: &str, mysql: bool) -> String {
     install_drivers();
-    let mut conn = sqlx::AnyConnection::connect(server_url).await.expect("connect to the test server");
+    let mut conn = sqlx::AnyConnection::connect(server_url)
+        .await
+        .expect("connect to the test server");
     let ddl = if mysql {
         format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     } else {
         format!("CREATE DATABASE {name}")
     };
-    sqlx::query(&ddl).execute(&mut conn).await.expect("create the test database");
+    sqlx::query(&ddl)
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
     conn.close().await.ok();
     with_database(server_url, name)
 }
@@ -75,12 +80,27 @@ pub struct TestDatabase {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl TestDatabase {
+    /// A database on a server the test manages itself.
+    pub fn on_server(url: String, replica_url: Option<String>) -> Self {
+        Self {
+            url,
+            replica_url,
+            _dir: None,
+        }
+    }
+}
+
 pub async fn fresh_database() -> TestDatabase {
     match backend() {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}/newsread.db", dir.path().display());
-            TestDatabase { url, replica_url: None, _dir: Some(dir) }
+            TestDatabase {
+                url,
+                replica_url: None,
+                _dir: Some(dir),
+            }
         }
         Backend::Postgres => {
             let name = unique_name();
@@ -89,12 +109,20 @@ pub async fn fresh_database() -> TestDatabase {
                 .ok()
                 .filter(|u| !u.is_empty())
                 .map(|u| with_database(&u, &name));
-            TestDatabase { url, replica_url, _dir: None }
+            TestDatabase {
+                url,
+                replica_url,
+                _dir: None,
+            }
         }
         Backend::MySql => {
             let name = unique_name();
             let url = create_database(&required("NEWSREAD_TEST_MYSQL_URL"), &name, true).await;
-            TestDatabase { url, replica_url: None, _dir: None }
+            TestDatabase {
+                url,
+                replica_url: None,
+                _dir: None,
+            }
         }
     }
 }
@@ -137,7 +165,12 @@ pub async fn spawn_on(database: TestDatabase, tweak: impl FnOnce(&mut Config)) -
     let addr = app.local_addr().expect("bound");
     let db = app.db().clone();
     tokio::spawn(app.run(std::future::pending()));
-    TestApp { addr, base: format!("http://{addr}"), db, database }
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        db,
+        database,
+    }
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests assert them).
@@ -153,7 +186,10 @@ pub fn browser() -> Client {
 /// The hidden CSRF token in a page.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a csrf_token field");
     let end = html[start..].find('"').expect("closing quote");
     html[start..start + end].to_owned()
 }
@@ -182,20 +218,42 @@ impl TestApp {
     }
 
     /// Posts a form with the CSRF token taken from `form_page`.
-    pub async fn post_form(&self, client: &Client, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
         let (_, html) = self.get_html(client, form_page).await;
         let token = csrf_token(&html);
         let mut body: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
         body.extend_from_slice(fields);
-        client.post(self.url(action)).form(&body).send().await.expect("POST")
+        client
+            .post(self.url(action))
+            .form(&body)
+            .send()
+            .await
+            .expect("POST")
     }
 
-    pub async fn register(&self, client: &Client, username: &str, email: &str, password: &str) -> Response {
+    pub async fn register(
+        &self,
+        client: &Client,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Response {
         self.post_form(
             client,
             "/register",
             "/register",
-            &[("username", username), ("email", email), ("password", password), ("password_confirm", password)],
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("password_confirm", password),
+            ],
         )
         .await
     }
@@ -203,42 +261,81 @@ impl TestApp {
     /// Registers and asserts success; the client is then logged in.
     pub async fn signed_up(&self, username: &str) -> Client {
         let client = browser();
-        let r = self.register(&client, username, &format!("{username}@example.com"), "correct horse battery").await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "registration of {username} failed");
+        let r = self
+            .register(
+                &client,
+                username,
+                &format!("{username}@example.com"),
+                "correct horse battery",
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "registration of {username} failed"
+        );
         assert_eq!(location(&r), "/news");
         client
     }
 
     pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
-        self.post_form(client, "/login", "/login", &[("username", username), ("password", password)]).await
+        self.post_form(
+            client,
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
     }
 
     pub async fn customize(&self, client: &Client, fields: &[(&str, &str)]) -> Response {
-        self.post_form(client, "/customize", "/customize", fields).await
+        self.post_form(client, "/customize", "/customize", fields)
+            .await
     }
 
     pub async fn preferences_of(&self, username: &str) -> newsread::domain::feed::FeedFilter {
-        let user = self.db.find_credentials(username).await.expect("lookup").expect("user exists");
-        self.db.preferences(user.user_id).await.expect("preferences")
+        let user = self
+            .db
+            .find_credentials(username)
+            .await
+            .expect("lookup")
+            .expect("user exists");
+        self.db
+            .preferences(user.user_id)
+            .await
+            .expect("preferences")
     }
 
     /// Stores articles and waits until a replica (if any) has replayed them, so that tests
     /// reading the feed right after seeding see what they seeded.
     pub async fn seed(&self, articles: &[NewArticle]) {
-        self.db.upsert_articles(articles, 0).await.expect("seed articles");
+        self.db
+            .upsert_articles(articles, 0)
+            .await
+            .expect("seed articles");
         self.sync_replica().await;
     }
 
     pub async fn sync_replica(&self) {
-        let Some(replica) = &self.database.replica_url else { return };
+        let Some(replica) = &self.database.replica_url else {
+            return;
+        };
         install_drivers();
-        let mut primary = sqlx::AnyConnection::connect(&self.database.url).await.expect("primary");
+        let mut primary = sqlx::AnyConnection::connect(&self.database.url)
+            .await
+            .expect("primary");
         let lsn: String = sqlx::Row::get(
-            &sqlx::query("SELECT pg_current_wal_lsn()::text AS lsn").fetch_one(&mut primary).await.expect("lsn"),
+            &sqlx::query("SELECT pg_current_wal_lsn()::text AS lsn")
+                .fetch_one(&mut primary)
+                .await
+                .expect("lsn"),
             "lsn",
         );
         primary.close().await.ok();
-        let mut replica = sqlx::AnyConnection::connect(replica).await.expect("replica");
+        // The server's own database: the test database may not have reached the replica yet.
+        let mut replica = sqlx::AnyConnection::connect(&with_database(replica, "postgres"))
+            .await
+            .expect("replica");
         for _ in 0..200 {
             let row = sqlx::query("SELECT (pg_last_wal_replay_lsn() >= $1::pg_lsn)::int AS ok")
                 .bind(&lsn)
@@ -255,7 +352,12 @@ impl TestApp {
 }
 
 /// A synthetic article; `n` makes the URL and title unique and orders publication.
-pub fn article(n: i64, country: &'static str, language: &'static str, category: &'static str) -> NewArticle {
+pub fn article(
+    n: i64,
+    country: &'static str,
+    language: &'static str,
+    category: &'static str,
+) -> NewArticle {
     NewArticle {
         url: format!("https://news.example.com/{country}/{n}"),
         title: format!("Article {n} from {country} in {language} about {category}"),

@@ -64,7 +64,10 @@ struct ListQuery {
 fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
     let q = Form::parse(raw.as_bytes());
     for key in q.keys() {
-        if !matches!(key, "country" | "language" | "category" | "limit" | "cursor") {
+        if !matches!(
+            key,
+            "country" | "language" | "category" | "limit" | "cursor"
+        ) {
             let shown: String = key.chars().take(40).collect();
             return Err(AppError::BadRequest(format!(
                 "Unknown query parameter `{shown}`; use country, language, category, limit or cursor."
@@ -75,17 +78,18 @@ fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
         let mut values = q.all(key);
         let first = values.next();
         if values.next().is_some() {
-            return Err(AppError::BadRequest(format!("`{key}` may be given only once.")));
+            return Err(AppError::BadRequest(format!(
+                "`{key}` may be given only once."
+            )));
         }
         Ok(first)
     }
     let limit = match single(&q, "limit")? {
         None => DEFAULT_LIMIT,
         Some(raw) => {
-            let n: i64 = raw
-                .trim()
-                .parse()
-                .map_err(|_| AppError::BadRequest("`limit` must be a whole number from 1 to 100.".into()))?;
+            let n: i64 = raw.trim().parse().map_err(|_| {
+                AppError::BadRequest("`limit` must be a whole number from 1 to 100.".into())
+            })?;
             u32::try_from(n)
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
@@ -99,10 +103,16 @@ fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
     let mut filter = FeedFilter::default();
     for d in Dimension::ALL {
         for value in q.all(d.field()) {
-            filter.add(d, value).map_err(|e| AppError::Unprocessable(e.0))?;
+            filter
+                .add(d, value)
+                .map_err(|e| AppError::Unprocessable(e.0))?;
         }
     }
-    Ok(ListQuery { filter, limit, cursor })
+    Ok(ListQuery {
+        filter,
+        limit,
+        cursor,
+    })
 }
 
 /// `GET /api/v1/articles`: newest first, filtered by the query (not by saved preferences, so
@@ -129,12 +139,33 @@ mod tests {
         let q = parse_query("country=us,gb&country=ng&category=sports&limit=5").unwrap();
         assert_eq!(q.filter.countries, vec!["us", "gb", "ng"]);
         assert_eq!(q.limit, 5);
-        assert!(matches!(parse_query("limit=0"), Err(AppError::Unprocessable(_))));
-        assert!(matches!(parse_query("limit=101"), Err(AppError::Unprocessable(_))));
-        assert!(matches!(parse_query("limit=ten"), Err(AppError::BadRequest(_))));
-        assert!(matches!(parse_query("limit=1&limit=2"), Err(AppError::BadRequest(_))));
-        assert!(matches!(parse_query("countries=us"), Err(AppError::BadRequest(_))));
-        assert!(matches!(parse_query("country=zz"), Err(AppError::Unprocessable(_))));
-        assert!(matches!(parse_query("cursor=%%%"), Err(AppError::BadRequest(_))));
+        assert!(matches!(
+            parse_query("limit=0"),
+            Err(AppError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            parse_query("limit=101"),
+            Err(AppError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            parse_query("limit=ten"),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_query("limit=1&limit=2"),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_query("countries=us"),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_query("country=zz"),
+            Err(AppError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            parse_query("cursor=%%%"),
+            Err(AppError::BadRequest(_))
+        ));
     }
 }

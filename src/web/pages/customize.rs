@@ -42,7 +42,11 @@ fn groups(filter: &FeedFilter) -> Vec<Group> {
                 choices: d
                     .vocabulary()
                     .iter()
-                    .map(|(code, name)| Choice { code, name, checked: selected.contains(code) })
+                    .map(|(code, name)| Choice {
+                        code,
+                        name,
+                        checked: selected.contains(code),
+                    })
                     .collect(),
             }
         })
@@ -60,12 +64,20 @@ struct CustomizePage {
 pub async fn show(State(state): State<AppState>, ctx: PageContext) -> Result<Response, AppError> {
     let user = ctx.require_user()?;
     let filter = state.db.preferences(user.user_id).await?;
-    let view = CustomizePage { layout: ctx.layout("Customize your feed"), groups: groups(&filter), error: None };
+    let view = CustomizePage {
+        layout: ctx.layout("Customize your feed"),
+        groups: groups(&filter),
+        error: None,
+    };
     Ok(ctx.render(StatusCode::OK, &view))
 }
 
 /// `POST /customize`: replaces the reader's selection; nothing checked in a group means all.
-pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    form: Form,
+) -> Result<Response, AppError> {
     let user = ctx.require_user()?;
     ctx.check_csrf(form.get("csrf_token"))?;
     let mut filter = FeedFilter::default();
@@ -78,10 +90,17 @@ pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form)
         }
     }
     if let Some(error) = error {
-        let view = CustomizePage { layout: ctx.layout("Customize your feed"), groups: groups(&filter), error: Some(error) };
+        let view = CustomizePage {
+            layout: ctx.layout("Customize your feed"),
+            groups: groups(&filter),
+            error: Some(error),
+        };
         return Ok(ctx.render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
     filter.normalize();
-    state.db.save_preferences(user.user_id, &filter, session::now()).await?;
+    state
+        .db
+        .save_preferences(user.user_id, &filter, session::now())
+        .await?;
     Ok(ctx.redirect("/news", Some(Flash::PreferencesSaved)))
 }

@@ -16,5 +16,10 @@ pub async fn show(ctx: PageContext) -> Response {
     if ctx.user.is_some() {
         return ctx.redirect("/news", None);
     }
-    ctx.render(StatusCode::OK, &HomePage { layout: ctx.layout("News that fits you") })
+    ctx.render(
+        StatusCode::OK,
+        &HomePage {
+            layout: ctx.layout("News that fits you"),
+        },
+    )
 }

@@ -21,7 +21,13 @@ struct LoginPage {
     error: Option<&'static str>,
 }
 
-fn page(ctx: &PageContext, status: StatusCode, username: &str, next: &str, error: Option<&'static str>) -> Response {
+fn page(
+    ctx: &PageContext,
+    status: StatusCode,
+    username: &str,
+    next: &str,
+    error: Option<&'static str>,
+) -> Response {
     ctx.render(
         status,
         &LoginPage {
@@ -44,7 +50,11 @@ pub async fn show(ctx: PageContext, RawQuery(query): RawQuery) -> Response {
 
 /// `POST /login`: on success a brand-new session replaces any old one, then the reader goes
 /// back to the local page they came from.
-pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    form: Form,
+) -> Result<Response, AppError> {
     ctx.check_csrf(form.get("csrf_token"))?;
     let (login, password, next) = (form.get("username"), form.get("password"), form.get("next"));
     if login.trim().is_empty() || password.is_empty() {
@@ -66,7 +76,13 @@ pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form)
     let verified = state.passwords.verify(password, stored).await?;
     let Some(user) = credentials.filter(|_| verified) else {
         tracing::info!("login failed");
-        return Ok(page(&ctx, StatusCode::UNAUTHORIZED, login, next, Some(BAD_CREDENTIALS)));
+        return Ok(page(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            login,
+            next,
+            Some(BAD_CREDENTIALS),
+        ));
     };
     if let Some(old) = &ctx.user {
         state.db.delete_session(&old.token_hash).await?;

@@ -34,7 +34,10 @@ pub struct Card {
 pub fn iso8601(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -49,14 +52,22 @@ pub fn ago(ts: i64, now: i64) -> String {
         86_400..604_800 => plural(secs / 86_400, "day"),
         _ => time::OffsetDateTime::from_unix_timestamp(ts)
             .ok()
-            .and_then(|t| t.format(time::macros::format_description!("[day] [month repr:short] [year]")).ok())
+            .and_then(|t| {
+                t.format(time::macros::format_description!(
+                    "[day] [month repr:short] [year]"
+                ))
+                .ok()
+            })
             .unwrap_or_default(),
     }
 }
 
 impl Card {
     fn new(a: Article, now: i64) -> Self {
-        let image = a.image_url.as_deref().map(|u| assets::resolve_image(u).map_or_else(|| u.to_owned(), str::to_owned));
+        let image = a
+            .image_url
+            .as_deref()
+            .map(|u| assets::resolve_image(u).map_or_else(|| u.to_owned(), str::to_owned));
         Card {
             category_name: Dimension::Category.name_of(&a.category).to_owned(),
             country_name: Dimension::Country.name_of(&a.country).to_owned(),
@@ -103,7 +114,11 @@ fn describe(filter: &FeedFilter) -> Vec<(&'static str, String)> {
 }
 
 /// `GET /news`: the reader's own feed, newest first, one keyset page at a time.
-pub async fn show(State(state): State<AppState>, ctx: PageContext, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
     let user = ctx.require_user()?;
     let query = Form::parse(query.unwrap_or_default().as_bytes());
     let cursor = match query.get("cursor") {
@@ -115,7 +130,11 @@ pub async fn show(State(state): State<AppState>, ctx: PageContext, RawQuery(quer
     let now = session::now();
     let view = NewsPage {
         layout: ctx.layout("Your news"),
-        cards: page.articles.into_iter().map(|a| Card::new(a, now)).collect(),
+        cards: page
+            .articles
+            .into_iter()
+            .map(|a| Card::new(a, now))
+            .collect(),
         older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
         is_first_page: cursor.is_none(),
         selection: describe(&filter),

@@ -21,7 +21,10 @@ struct FieldErrors {
 
 impl FieldErrors {
     fn any(&self) -> bool {
-        self.username.is_some() || self.email.is_some() || self.password.is_some() || self.password_confirm.is_some()
+        self.username.is_some()
+            || self.email.is_some()
+            || self.password.is_some()
+            || self.password_confirm.is_some()
     }
 }
 
@@ -53,24 +56,41 @@ pub async fn show(ctx: PageContext) -> Response {
     if ctx.user.is_some() {
         return ctx.redirect("/news", None);
     }
-    page(&ctx, StatusCode::OK, &Form::default(), FieldErrors::default())
+    page(
+        &ctx,
+        StatusCode::OK,
+        &Form::default(),
+        FieldErrors::default(),
+    )
 }
 
 /// `POST /register`: validate every field, refuse taken identities, create the account and
 /// log the new reader in.
-pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    form: Form,
+) -> Result<Response, AppError> {
     ctx.check_csrf(form.get("csrf_token"))?;
     if ctx.user.is_some() {
         return Ok(ctx.redirect("/news", None));
     }
     let mut errors = FieldErrors::default();
-    let username = Username::parse(form.get("username")).map_err(|e| errors.username = Some(e.0)).ok();
-    let email = Email::parse(form.get("email")).map_err(|e| errors.email = Some(e.0)).ok();
-    let password = Password::parse(form.get("password")).map_err(|e| errors.password = Some(e.0)).ok();
+    let username = Username::parse(form.get("username"))
+        .map_err(|e| errors.username = Some(e.0))
+        .ok();
+    let email = Email::parse(form.get("email"))
+        .map_err(|e| errors.email = Some(e.0))
+        .ok();
+    let password = Password::parse(form.get("password"))
+        .map_err(|e| errors.password = Some(e.0))
+        .ok();
     if password.is_some() && form.get("password") != form.get("password_confirm") {
         errors.password_confirm = Some("The two passwords do not match.".into());
     }
-    let (Some(username), Some(email), Some(password), false) = (username, email, password, errors.any()) else {
+    let (Some(username), Some(email), Some(password), false) =
+        (username, email, password, errors.any())
+    else {
         return Ok(page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, errors));
     };
 
@@ -89,9 +109,15 @@ pub async fn submit(State(state): State<AppState>, ctx: PageContext, form: Form)
         return Ok(conflict(&ctx, username_taken, email_taken));
     }
     let hash = state.passwords.hash(password.expose()).await?;
-    let user_id = match state.db.create_user(&username, &email, &hash, session::now()).await {
+    let user_id = match state
+        .db
+        .create_user(&username, &email, &hash, session::now())
+        .await
+    {
         Ok(id) => id,
-        Err(storage::Error::Duplicate { username, email }) => return Ok(conflict(&ctx, username, email)),
+        Err(storage::Error::Duplicate { username, email }) => {
+            return Ok(conflict(&ctx, username, email))
+        }
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id, "account created");

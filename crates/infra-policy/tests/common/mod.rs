@@ -78,7 +78,11 @@ fn collect_tf_files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>)
                 collect_tf_files(root, &path, out);
             }
         } else if name.ends_with(".tf") {
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read_to_string(&path).unwrap());
         }
     }
@@ -109,7 +113,10 @@ pub fn find_flexible(hay: &str, needle: &str) -> Option<(usize, usize)> {
         if ok {
             let mut s = start;
             if starts_ws {
-                while s > 0 && hay.as_bytes()[s - 1].is_ascii_whitespace() && hay.as_bytes()[s - 1] != b'\n' {
+                while s > 0
+                    && hay.as_bytes()[s - 1].is_ascii_whitespace()
+                    && hay.as_bytes()[s - 1] != b'\n'
+                {
                     s -= 1;
                 }
             }
@@ -137,14 +144,20 @@ impl Tf {
     pub fn from_sources(sources: BTreeMap<String, String>) -> Tf {
         let mut modules: BTreeMap<String, Module> = BTreeMap::new();
         for (file, text) in &sources {
-            let body: Body = hcl::parse(text).unwrap_or_else(|e| panic!("{file}: HCL parse error: {e}"));
+            let body: Body =
+                hcl::parse(text).unwrap_or_else(|e| panic!("{file}: HCL parse error: {e}"));
             let dir = match file.rfind('/') {
                 Some(i) => file[..i].to_string(),
                 None => String::new(),
             };
-            let module = modules.entry(dir.clone()).or_insert_with(|| Module { dir, items: vec![] });
+            let module = modules
+                .entry(dir.clone())
+                .or_insert_with(|| Module { dir, items: vec![] });
             for block in body.blocks() {
-                module.items.push(Item { file: file.clone(), block: block.clone() });
+                module.items.push(Item {
+                    file: file.clone(),
+                    block: block.clone(),
+                });
             }
         }
         Tf { sources, modules }
@@ -155,7 +168,9 @@ impl Tf {
     pub fn mutated(&self, edits: &[Edit]) -> Tf {
         let mut sources = self.sources.clone();
         for (file, from, to) in edits {
-            let text = sources.get_mut(*file).unwrap_or_else(|| panic!("mutation names unknown file {file}"));
+            let text = sources
+                .get_mut(*file)
+                .unwrap_or_else(|| panic!("mutation names unknown file {file}"));
             let (s, e) = find_flexible(text, from)
                 .unwrap_or_else(|| panic!("mutation text not found in {file}:\n{from}\n(update the mutation to the current .tf)"));
             text.replace_range(s..e, to);
@@ -176,19 +191,25 @@ impl Module {
 
     /// resource "typ" "name" blocks of one type.
     pub fn resources(&self, typ: &str) -> Vec<&Item> {
-        self.items_of("resource").filter(|i| i.label(0) == typ).collect()
+        self.items_of("resource")
+            .filter(|i| i.label(0) == typ)
+            .collect()
     }
 
     pub fn resource(&self, typ: &str, name: &str) -> Option<&Item> {
-        self.items_of("resource").find(|i| i.label(0) == typ && i.label(1) == name)
+        self.items_of("resource")
+            .find(|i| i.label(0) == typ && i.label(1) == name)
     }
 
     pub fn data(&self, typ: &str, name: &str) -> Option<&Item> {
-        self.items_of("data").find(|i| i.label(0) == typ && i.label(1) == name)
+        self.items_of("data")
+            .find(|i| i.label(0) == typ && i.label(1) == name)
     }
 
     pub fn datas(&self, typ: &str) -> Vec<&Item> {
-        self.items_of("data").filter(|i| i.label(0) == typ).collect()
+        self.items_of("data")
+            .filter(|i| i.label(0) == typ)
+            .collect()
     }
 
     pub fn variable(&self, name: &str) -> Option<&Item> {
@@ -211,7 +232,8 @@ impl Module {
 
     /// Default value of a variable, if it has one.
     pub fn var_default(&self, name: &str) -> Option<Expression> {
-        self.variable(name).and_then(|v| attr(v.body(), "default").cloned())
+        self.variable(name)
+            .and_then(|v| attr(v.body(), "default").cloned())
     }
 
     /// Follow `var.x` to its default and `local.x` to its expression (once each).
@@ -263,7 +285,9 @@ impl Module {
 }
 
 fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 pub fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
@@ -285,7 +309,10 @@ pub fn block_path<'a>(body: &'a Body, path: &[&str]) -> Option<&'a Body> {
 
 /// Canonical HCL text of an expression, e.g. `aws_security_group.alb.id`.
 pub fn show(expr: &Expression) -> String {
-    hcl::format::to_string(expr).unwrap_or_else(|_| format!("{expr:?}")).trim().to_string()
+    hcl::format::to_string(expr)
+        .unwrap_or_else(|_| format!("{expr:?}"))
+        .trim()
+        .to_string()
 }
 
 /// Text of an attribute, "" when absent.
@@ -346,7 +373,10 @@ pub fn assert_policy(policy: fn(&Tf) -> Outcome, mutations: &[&[Edit]]) {
     if let Err(e) = policy(&tf) {
         panic!("deploy/terraform violates the policy:\n{e}");
     }
-    assert!(!mutations.is_empty(), "every policy needs at least one mutation that breaks it");
+    assert!(
+        !mutations.is_empty(),
+        "every policy needs at least one mutation that breaks it"
+    );
     for edits in mutations {
         let m = tf.mutated(edits);
         assert!(
@@ -388,7 +418,10 @@ fn walk_template(t: &Template, out: &mut Vec<Reference>) {
 
 pub fn walk_expr(expr: &Expression, out: &mut Vec<Reference>) {
     match expr {
-        Expression::Variable(v) => out.push(Reference { root: v.to_string(), attrs: vec![] }),
+        Expression::Variable(v) => out.push(Reference {
+            root: v.to_string(),
+            attrs: vec![],
+        }),
         Expression::Traversal(t) => {
             match &t.expr {
                 Expression::Variable(v) => {
@@ -399,7 +432,10 @@ pub fn walk_expr(expr: &Expression, out: &mut Vec<Reference>) {
                             _ => break,
                         }
                     }
-                    out.push(Reference { root: v.to_string(), attrs });
+                    out.push(Reference {
+                        root: v.to_string(),
+                        attrs,
+                    });
                 }
                 other => walk_expr(other, out),
             }

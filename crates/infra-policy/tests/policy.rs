@@ -1,0 +1,1855 @@
+//! Architecture policies for deploy/terraform, checked offline with hcl-rs.
+//!
+//! Each test runs one policy on the real configuration, where it must pass,
+//! and on mutated copies (the `&[...]` lists: a file, the text to find, its
+//! replacement), where it must fail. A policy that a mutation does not break
+//! would be checking nothing, and the test says so.
+
+mod common;
+
+use common::*;
+use hcl::Expression;
+
+const ROOT_SGS: [&str; 4] = ["alb", "app", "db", "efs"];
+
+fn sg_ref(name: &str) -> String {
+    format!("aws_security_group.{name}.id")
+}
+
+fn port_range(m: &Module, body: &hcl::Body) -> (Option<f64>, Option<f64>) {
+    (
+        attr(body, "from_port").and_then(|e| m.number(e)),
+        attr(body, "to_port").and_then(|e| m.number(e)),
+    )
+}
+
+// ------------------------------------------------------------- network ---
+
+fn three_zones(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    v.check(m.datas("aws_availability_zones").len() == 1, || {
+        "one data.aws_availability_zones source".into()
+    });
+    let azs = m.local("azs").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        azs == "slice(data.aws_availability_zones.available.names, 0, 3)",
+        || format!("local.azs must be the first three zones of the region, is `{azs}`"),
+    );
+    for tier in ["public", "private_app", "private_data"] {
+        match m.resource("aws_subnet", tier) {
+            None => v.push(format!("aws_subnet.{tier} missing")),
+            Some(s) => {
+                let count = attr(s.body(), "count").and_then(|e| m.number(e));
+                v.check(count == Some(3.0), || {
+                    format!("aws_subnet.{tier}: count must be 3, is {count:?}")
+                });
+                let az = attr_text(s.body(), "availability_zone");
+                v.check(az == "local.azs[count.index]", || {
+                    format!("aws_subnet.{tier}: one subnet per zone (availability_zone = {az})")
+                });
+            }
+        }
+    }
+    let mt = m.resource("aws_efs_mount_target", "shared");
+    v.check(
+        mt.map_or(false, |i| {
+            attr(i.body(), "count").and_then(|e| m.number(e)) == Some(3.0)
+                && attr_text(i.body(), "subnet_id").contains("aws_subnet.private_data")
+        }),
+        || "EFS needs a mount target in each zone's data subnet".into(),
+    );
+    let nat = m
+        .resource("aws_nat_gateway", "this")
+        .map(|i| attr_text(i.body(), "count"))
+        .unwrap_or_default();
+    v.check(nat == "var.single_nat_gateway ? 1 : 3", || {
+        format!("NAT gateways: one per zone unless single_nat_gateway (count = {nat})")
+    });
+    v.check(
+        m.resources("aws_flow_log")
+            .iter()
+            .any(|f| attr_str(f.body(), "traffic_type").as_deref() == Some("ALL")),
+        || "VPC flow logs (traffic_type = ALL) missing".into(),
+    );
+    // No region is hard-coded: the default provider takes var.region, and
+    // the only region literal is CloudFront's mandatory us-east-1.
+    for p in m.items_of("provider") {
+        let alias = attr_str(p.body(), "alias");
+        let region = attr_text(p.body(), "region");
+        if alias.is_none() {
+            v.check(region == "var.region", || {
+                format!("default aws provider region must be var.region, is `{region}`")
+            });
+        }
+    }
+    for (file, text) in &tf.sources {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split('#').next().unwrap_or("");
+            for tok in code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                if looks_like_region(tok) && tok != "us-east-1" {
+                    v.push(format!("{file}:{}: hard-coded region {tok}", n + 1));
+                }
+            }
+        }
+    }
+    v.outcome()
+}
+
+fn looks_like_region(tok: &str) -> bool {
+    let parts: Vec<&str> = tok.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts.last().unwrap().chars().all(|c| c.is_ascii_digit())
+        && [
+            "east",
+            "west",
+            "north",
+            "south",
+            "central",
+            "northeast",
+            "southeast",
+            "northwest",
+            "southwest",
+        ]
+        .contains(&parts[parts.len() - 2])
+}
+
+#[test]
+fn vpc_spans_three_zones_of_any_region() {
+    assert_policy(
+        three_zones,
+        &[
+            &[(
+                "main.tf",
+                "available.names, 0, 3)",
+                "available.names, 0, 2)",
+            )],
+            &[(
+                "network.tf",
+                "resource \"aws_subnet\" \"private_data\" { count = 3",
+                "resource \"aws_subnet\" \"private_data\" { count = 2",
+            )],
+            &[(
+                "versions.tf",
+                "region = var.region",
+                "region = \"eu-west-1\"",
+            )],
+            &[(
+                "network.tf",
+                "traffic_type = \"ALL\"",
+                "traffic_type = \"REJECT\"",
+            )],
+        ],
+    );
+}
+
+// ------------------------------------------------------ security groups ---
+
+fn ingress_rules(m: &Module) -> Vec<&Item> {
+    m.resources("aws_vpc_security_group_ingress_rule")
+}
+
+fn tiered_security_groups(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    for name in ROOT_SGS {
+        match m.resource("aws_security_group", name) {
+            None => v.push(format!("aws_security_group.{name} missing")),
+            Some(sg) => {
+                v.check(
+                    attr_str(sg.body(), "description").map_or(false, |d| d.len() > 10),
+                    || format!("aws_security_group.{name} needs a description"),
+                );
+                v.check(blocks(sg.body(), "ingress").is_empty() && blocks(sg.body(), "egress").is_empty(),
+                    || format!("aws_security_group.{name}: rules must be separate, described resources"));
+            }
+        }
+    }
+    v.check(m.resources("aws_security_group_rule").is_empty(), || {
+        "use aws_vpc_security_group_*_rule resources only".into()
+    });
+    let mut chain = vec![];
+    for r in ingress_rules(m)
+        .into_iter()
+        .chain(m.resources("aws_vpc_security_group_egress_rule"))
+    {
+        let b = r.body();
+        v.check(
+            attr_str(b, "description").map_or(false, |d| d.len() > 5),
+            || format!("{} needs a description", r.address()),
+        );
+        if r.label(0).ends_with("ingress_rule") {
+            let target = attr_text(b, "security_group_id");
+            let source = attr_text(b, "referenced_security_group_id");
+            let open = ["cidr_ipv4", "cidr_ipv6", "prefix_list_id"]
+                .iter()
+                .any(|k| attr(b, k).is_some());
+            if target != sg_ref("alb") {
+                v.check(!source.is_empty() && !open, || {
+                    format!("{}: only the ALB may take traffic from addresses; {target} must name a source security group", r.address())
+                });
+            }
+            chain.push((target, source, attr_text(b, "from_port")));
+        }
+    }
+    for (target, source, port) in [
+        ("app", "alb", "var.app_port"),
+        ("db", "app", "local.db_port"),
+        ("efs", "app", "2049"),
+    ] {
+        v.check(chain.iter().any(|(t, s, p)| *t == sg_ref(target) && *s == sg_ref(source) && p == port), || {
+            format!("missing tier link: {target} must accept {port} from the {source} security group")
+        });
+    }
+    // The data tier accepts nothing but the app (and the optional bastion).
+    for (t, s, _) in &chain {
+        if *t == sg_ref("db") || *t == sg_ref("efs") {
+            v.check(
+                *s == sg_ref("app") || s.starts_with("aws_security_group.bastion"),
+                || format!("{t} accepts traffic from {s}"),
+            );
+        }
+    }
+    v.outcome()
+}
+
+#[test]
+fn security_groups_are_chained_tier_by_tier() {
+    assert_policy(
+        tiered_security_groups,
+        &[
+            &[("security_groups.tf",
+               "description = \"Database port from the app servers\" ip_protocol = \"tcp\" from_port = local.db_port to_port = local.db_port referenced_security_group_id = aws_security_group.app.id",
+               "description = \"Database port from the app servers\" ip_protocol = \"tcp\" from_port = local.db_port to_port = local.db_port cidr_ipv4 = \"10.0.0.0/8\"")],
+            &[("security_groups.tf",
+               "from_port = var.app_port to_port = var.app_port referenced_security_group_id = aws_security_group.alb.id",
+               "from_port = var.app_port to_port = var.app_port referenced_security_group_id = aws_security_group.db.id")],
+            &[("security_groups.tf", "description = \"NFS from the app servers\"", "description = \"\"")],
+        ],
+    );
+}
+
+fn only_alb_faces_the_internet(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let mut alb_ports = vec![];
+    for r in ingress_rules(m) {
+        let b = r.body();
+        let open = ["cidr_ipv4", "cidr_ipv6", "prefix_list_id"]
+            .iter()
+            .any(|k| attr(b, k).is_some());
+        if !open {
+            continue;
+        }
+        let target = attr_text(b, "security_group_id");
+        let (from, to) = port_range(m, b);
+        v.check(target == sg_ref("alb"), || {
+            format!("{}: address-based ingress on {target}", r.address())
+        });
+        v.check(
+            from == to && matches!(from, Some(p) if p == 80.0 || p == 443.0),
+            || {
+                format!(
+                    "{}: the ALB may only open 80 and 443, opens {from:?}-{to:?}",
+                    r.address()
+                )
+            },
+        );
+        alb_ports.push(from);
+    }
+    v.check(
+        alb_ports.contains(&Some(443.0)) && alb_ports.contains(&Some(80.0)),
+        || "the ALB needs its 80 (redirect/trial) and 443 ingress".into(),
+    );
+    let cf = m.resource(
+        "aws_vpc_security_group_ingress_rule",
+        "alb_https_from_cloudfront",
+    );
+    v.check(
+        cf.map_or(false, |r| {
+            attr_text(r.body(), "prefix_list_id").contains("aws_ec2_managed_prefix_list.cloudfront")
+        }),
+        || "with a domain, HTTPS must come from CloudFront's origin-facing prefix list".into(),
+    );
+    let pl = m
+        .data("aws_ec2_managed_prefix_list", "cloudfront")
+        .and_then(|d| attr_str(d.body(), "name"));
+    v.check(
+        pl.as_deref() == Some("com.amazonaws.global.cloudfront.origin-facing"),
+        || format!("CloudFront prefix list name is {pl:?}"),
+    );
+    v.outcome()
+}
+
+#[test]
+fn only_the_load_balancer_is_open_to_the_internet_and_only_on_80_443() {
+    assert_policy(
+        only_alb_faces_the_internet,
+        &[
+            &[("security_groups.tf", "from_port = 80 to_port = 80 cidr_ipv4 = each.value", "from_port = 8080 to_port = 8080 cidr_ipv4 = each.value")],
+            &[("security_groups.tf",
+               "description = \"NFS from the app servers\" ip_protocol = \"tcp\" from_port = 2049 to_port = 2049 referenced_security_group_id = aws_security_group.app.id",
+               "description = \"NFS from the app servers\" ip_protocol = \"tcp\" from_port = 2049 to_port = 2049 cidr_ipv4 = \"0.0.0.0/0\"")],
+            &[("security_groups.tf", "prefix_list_id = data.aws_ec2_managed_prefix_list.cloudfront[0].id", "cidr_ipv4 = \"0.0.0.0/0\"")],
+        ],
+    );
+}
+
+fn no_ssh(tf: &Tf) -> Outcome {
+    let mut v = Violations::new();
+    for m in tf.modules.values() {
+        for typ in [
+            "aws_vpc_security_group_ingress_rule",
+            "aws_vpc_security_group_egress_rule",
+            "aws_security_group_rule",
+        ] {
+            for r in m.resources(typ) {
+                let b = r.body();
+                let proto = attr(b, "ip_protocol")
+                    .or_else(|| attr(b, "protocol"))
+                    .and_then(|e| m.string(e))
+                    .unwrap_or_default();
+                v.check(proto != "-1" && proto != "all", || {
+                    format!("{}: all-protocol rule", r.address())
+                });
+                let (from, to) = port_range(m, b);
+                if let (Some(f), Some(t)) = (from, to) {
+                    v.check(!(f <= 22.0 && 22.0 <= t), || {
+                        format!("{}: port 22 is open ({f}-{t})", r.address())
+                    });
+                }
+            }
+        }
+        for typ in ["aws_launch_template", "aws_instance"] {
+            for r in m.resources(typ) {
+                v.check(attr(r.body(), "key_name").is_none(), || {
+                    format!("{}: no SSH key pairs (use SSM)", r.address())
+                });
+            }
+        }
+    }
+    v.outcome()
+}
+
+#[test]
+fn no_ssh_anywhere() {
+    assert_policy(
+        no_ssh,
+        &[
+            &[("security_groups.tf",
+               "from_port = var.app_port to_port = var.app_port referenced_security_group_id = aws_security_group.alb.id",
+               "from_port = 22 to_port = 22 referenced_security_group_id = aws_security_group.alb.id")],
+            &[("bastion.tf", "from_port = 443 to_port = 443", "from_port = 1 to_port = 1024")],
+            &[("app.tf", "ebs_optimized = true", "key_name = \"ops\"\n  ebs_optimized = true")],
+        ],
+    );
+}
+
+// --------------------------------------------------------------- data tier ---
+
+fn database(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let Some(primary) = m.resource("aws_db_instance", "primary") else {
+        return Err("aws_db_instance.primary missing".into());
+    };
+    let p = primary.body();
+    let is_true = |b: &hcl::Body, k: &str| attr(b, k).and_then(|e| m.boolean(e)) == Some(true);
+    v.check(
+        matches!(attr(p, "multi_az"), Some(Expression::Bool(true))),
+        || "the primary must be Multi-AZ (multi_az = true)".into(),
+    );
+    for k in [
+        "storage_encrypted",
+        "manage_master_user_password",
+        "performance_insights_enabled",
+        "iam_database_authentication_enabled",
+        "auto_minor_version_upgrade",
+    ] {
+        v.check(is_true(p, k), || {
+            format!("aws_db_instance.primary: {k} must be true")
+        });
+    }
+    v.check(attr(p, "password").is_none(), || {
+        "no master password in Terraform: RDS manages it".into()
+    });
+    v.check(attr_text(p, "kms_key_id").contains("aws_kms_key"), || {
+        "primary storage must use the CMK".into()
+    });
+    v.check(
+        attr_text(p, "master_user_secret_kms_key_id").contains("aws_kms_key"),
+        || "master secret must use the CMK".into(),
+    );
+    v.check(
+        attr_text(p, "performance_insights_kms_key_id").contains("aws_kms_key"),
+        || "Performance Insights must use the CMK".into(),
+    );
+    v.check(
+        attr(p, "backup_retention_period").and_then(|e| m.number(e)) == Some(14.0),
+        || "14-day backups".into(),
+    );
+    v.check(
+        attr_text(p, "deletion_protection") == "var.db_deletion_protection",
+        || "deletion protection by variable".into(),
+    );
+    v.check(
+        attr_text(p, "skip_final_snapshot") == "var.db_skip_final_snapshot"
+            && attr(p, "final_snapshot_identifier").is_some(),
+        || "final snapshot by variable".into(),
+    );
+    v.check(
+        attr(p, "monitoring_interval")
+            .and_then(|e| m.number(e))
+            .unwrap_or(0.0)
+            > 0.0
+            && attr(p, "monitoring_role_arn").is_some(),
+        || "enhanced monitoring".into(),
+    );
+    v.check(attr(p, "enabled_cloudwatch_logs_exports").is_some(), || {
+        "log exports".into()
+    });
+    v.check(
+        attr(p, "publicly_accessible").and_then(|e| m.boolean(e)) == Some(false),
+        || "the database must not be public".into(),
+    );
+    match m.resource("aws_db_instance", "replica") {
+        None => v.push("read replica missing".into()),
+        Some(r) => {
+            let b = r.body();
+            v.check(
+                attr_text(b, "replicate_source_db") == "aws_db_instance.primary.identifier",
+                || "the replica must replicate the primary".into(),
+            );
+            v.check(
+                is_true(b, "storage_encrypted")
+                    && attr_text(b, "kms_key_id").contains("aws_kms_key"),
+                || "the replica must be encrypted with the CMK".into(),
+            );
+            v.check(
+                attr(b, "publicly_accessible").and_then(|e| m.boolean(e)) == Some(false),
+                || "the replica must not be public".into(),
+            );
+        }
+    }
+    // TLS forced by the parameter group of each engine.
+    let param = |res: &str, name: &str| {
+        m.resource("aws_db_parameter_group", res)
+            .map_or(false, |g| {
+                blocks(g.body(), "parameter").iter().any(|b| {
+                    attr_str(b.body(), "name").as_deref() == Some(name)
+                        && attr_str(b.body(), "value").as_deref() == Some("1")
+                })
+            })
+    };
+    v.check(param("postgres", "rds.force_ssl"), || {
+        "postgres parameter group must set rds.force_ssl = 1".into()
+    });
+    v.check(param("mysql", "require_secure_transport"), || {
+        "mysql parameter group must set require_secure_transport = 1".into()
+    });
+    let engine = m
+        .variable("db_engine")
+        .map(|i| show_validations(i))
+        .unwrap_or_default();
+    v.check(
+        engine.contains("postgres") && engine.contains("mysql"),
+        || "db_engine must be validated to postgres|mysql".into(),
+    );
+    v.outcome()
+}
+
+fn show_validations(item: &Item) -> String {
+    blocks(item.body(), "validation")
+        .iter()
+        .map(|b| attr_text(b.body(), "condition"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn database_is_multi_az_with_a_read_replica_and_tls() {
+    assert_policy(
+        database,
+        &[
+            &[("database.tf", "multi_az = true", "multi_az = false")],
+            &[(
+                "database.tf",
+                "replicate_source_db = aws_db_instance.primary.identifier",
+                "",
+            )],
+            &[(
+                "database.tf",
+                "name = \"rds.force_ssl\" value = \"1\"",
+                "name = \"rds.force_ssl\" value = \"0\"",
+            )],
+            &[(
+                "database.tf",
+                "manage_master_user_password = true",
+                "manage_master_user_password = false",
+            )],
+            &[(
+                "variables.tf",
+                "type = number default = 14",
+                "type = number default = 7",
+            )],
+        ],
+    );
+}
+
+fn efs(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let ap = m.resource("aws_efs_access_point", "shared");
+    match ap {
+        None => v.push("EFS access point missing".into()),
+        Some(a) => {
+            let b = a.body();
+            let user = block_path(b, &["posix_user"]);
+            v.check(
+                user.map_or(false, |u| {
+                    attr_text(u, "uid") == "var.app_uid" && attr_text(u, "gid") == "var.app_uid"
+                }),
+                || "access point needs a fixed POSIX uid/gid".into(),
+            );
+            let root = block_path(b, &["root_directory"]);
+            v.check(
+                root.map_or(false, |r| {
+                    attr_str(r, "path").map_or(false, |p| p.len() > 1)
+                        && block_path(r, &["creation_info"]).is_some()
+                }),
+                || "access point needs a root directory with creation_info".into(),
+            );
+        }
+    }
+    let backup = m
+        .resource("aws_efs_backup_policy", "shared")
+        .and_then(|b| block_path(b.body(), &["backup_policy"]).and_then(|p| attr_str(p, "status")));
+    v.check(backup.as_deref() == Some("ENABLED"), || {
+        "EFS backups must be ENABLED".into()
+    });
+    v.outcome()
+}
+
+#[test]
+fn efs_has_an_access_point_and_backups() {
+    assert_policy(
+        efs,
+        &[
+            &[("efs.tf", "status = \"ENABLED\"", "status = \"DISABLED\"")],
+            &[("efs.tf", "posix_user {", "posix_user_removed {")],
+            &[("efs.tf", "path = \"/newsread\"", "path = \"/\"")],
+        ],
+    );
+}
+
+// ------------------------------------------------------------------- app ---
+
+fn imdsv2(tf: &Tf) -> Outcome {
+    let mut v = Violations::new();
+    let mut seen = 0;
+    for m in tf.modules.values() {
+        for typ in ["aws_launch_template", "aws_instance"] {
+            for r in m.resources(typ) {
+                seen += 1;
+                let md = block_path(r.body(), &["metadata_options"]);
+                let tokens = md.and_then(|b| attr_str(b, "http_tokens"));
+                v.check(tokens.as_deref() == Some("required"), || {
+                    format!(
+                        "{}: IMDSv2 must be required (http_tokens = {tokens:?})",
+                        r.address()
+                    )
+                });
+                let hops = md
+                    .and_then(|b| attr(b, "http_put_response_hop_limit"))
+                    .and_then(|e| m.number(e));
+                v.check(hops == Some(1.0), || {
+                    format!("{}: IMDS hop limit must be 1", r.address())
+                });
+            }
+        }
+    }
+    v.check(seen >= 1, || "no launch template found".into());
+    v.outcome()
+}
+
+#[test]
+fn imdsv2_is_required_on_every_instance() {
+    assert_policy(
+        imdsv2,
+        &[
+            &[(
+                "app.tf",
+                "http_tokens = \"required\"",
+                "http_tokens = \"optional\"",
+            )],
+            &[(
+                "bastion.tf",
+                "http_tokens = \"required\"",
+                "http_tokens = \"optional\"",
+            )],
+            &[("app.tf", "metadata_options {", "metadata_options_removed {")],
+        ],
+    );
+}
+
+fn encryption_everywhere(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let yes = |b: &hcl::Body, k: &str| attr(b, k).and_then(|e| m.boolean(e)) == Some(true);
+    for lt in m.resources("aws_launch_template") {
+        for bdm in blocks(lt.body(), "block_device_mappings") {
+            let ok = block_path(bdm.body(), &["ebs"]).map_or(false, |e| yes(e, "encrypted"));
+            v.check(ok, || {
+                format!("{}: EBS volumes must be encrypted", lt.address())
+            });
+        }
+        v.check(
+            !blocks(lt.body(), "block_device_mappings").is_empty(),
+            || format!("{}: declare the encrypted root volume", lt.address()),
+        );
+    }
+    for i in m.resources("aws_instance") {
+        v.check(
+            block_path(i.body(), &["root_block_device"]).map_or(false, |b| yes(b, "encrypted")),
+            || format!("{}: root volume must be encrypted", i.address()),
+        );
+    }
+    for db in m.resources("aws_db_instance") {
+        v.check(
+            yes(db.body(), "storage_encrypted") && attr(db.body(), "kms_key_id").is_some(),
+            || format!("{}: storage must be encrypted with the CMK", db.address()),
+        );
+    }
+    for fs in m.resources("aws_efs_file_system") {
+        v.check(
+            yes(fs.body(), "encrypted") && attr(fs.body(), "kms_key_id").is_some(),
+            || format!("{}: must be encrypted with the CMK", fs.address()),
+        );
+    }
+    let sse: Vec<String> = m
+        .resources("aws_s3_bucket_server_side_encryption_configuration")
+        .iter()
+        .filter(|c| {
+            blocks(c.body(), "rule").iter().any(|r| {
+                block_path(r.body(), &["apply_server_side_encryption_by_default"])
+                    .map_or(false, |d| attr(d, "sse_algorithm").is_some())
+            })
+        })
+        .map(|c| attr_text(c.body(), "bucket"))
+        .collect();
+    let buckets = m.resources("aws_s3_bucket");
+    v.check(!buckets.is_empty(), || "no S3 bucket".into());
+    for b in buckets {
+        let want = format!("aws_s3_bucket.{}.id", b.label(1));
+        v.check(sse.contains(&want), || {
+            format!("{}: default encryption missing", b.address())
+        });
+    }
+    for o in m.resources("aws_s3_object") {
+        v.check(attr(o.body(), "server_side_encryption").is_some(), || {
+            format!("{}: objects must be encrypted", o.address())
+        });
+    }
+    for mm in tf.modules.values() {
+        for lg in mm.resources("aws_cloudwatch_log_group") {
+            v.check(attr(lg.body(), "kms_key_id").is_some(), || {
+                format!("{}: log group must be KMS-encrypted", lg.address())
+            });
+        }
+    }
+    for t in m.resources("aws_sns_topic") {
+        v.check(attr(t.body(), "kms_master_key_id").is_some(), || {
+            format!("{}: topic must be KMS-encrypted", t.address())
+        });
+    }
+    for s in m.resources("aws_secretsmanager_secret") {
+        v.check(attr(s.body(), "kms_key_id").is_some(), || {
+            format!("{}: secret must use the CMK", s.address())
+        });
+    }
+    for k in m.resources("aws_kms_key") {
+        v.check(yes(k.body(), "enable_key_rotation"), || {
+            format!("{}: key rotation must be on", k.address())
+        });
+    }
+    v.outcome()
+}
+
+#[test]
+fn every_storage_resource_is_encrypted() {
+    assert_policy(
+        encryption_everywhere,
+        &[
+            &[("app.tf", "encrypted = true", "encrypted = false")],
+            &[("efs.tf", "encrypted = true", "encrypted = false")],
+            &[("database.tf", "storage_encrypted = true kms_key_id = aws_kms_key.main.arn max_allocated_storage", "storage_encrypted = false kms_key_id = aws_kms_key.main.arn max_allocated_storage")],
+            &[("monitoring.tf", "retention_in_days = var.log_retention_days kms_key_id = aws_kms_key.main.arn", "retention_in_days = var.log_retention_days")],
+            &[("monitoring.tf", "kms_master_key_id = aws_kms_key.main.arn", "")],
+            &[("s3.tf", "resource \"aws_s3_bucket_server_side_encryption_configuration\" \"logs\" { bucket = aws_s3_bucket.logs.id",
+               "resource \"aws_s3_bucket_server_side_encryption_configuration\" \"logs\" { bucket = aws_s3_bucket.artifacts.id")],
+            &[("secrets.tf", "kms_key_id = aws_kms_key.main.arn", "")],
+            &[("bastion.tf", "encrypted = true", "encrypted = false")],
+        ],
+    );
+}
+
+fn ami_and_launch_template(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let ssm = m
+        .data("aws_ssm_parameter", "ubuntu_ami")
+        .map(|d| attr_text(d.body(), "name"))
+        .unwrap_or_default();
+    v.check(ssm.contains("/aws/service/canonical/ubuntu/server/24.04/stable/current/${local.ubuntu_arch}/hvm/ebs-gp3/ami-id"),
+        || format!("the AMI must come from Canonical's Ubuntu 24.04 SSM parameter for the chosen architecture, is {ssm}"));
+    let arch = m.local("ubuntu_arch").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        arch.contains("var.architecture") && arch.contains("arm64") && arch.contains("amd64"),
+        || format!("architecture must select the AMI: {arch}"),
+    );
+    let types = m
+        .local("app_instance_type")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    v.check(types.contains("var.architecture"), || {
+        "architecture must select the default instance type".into()
+    });
+    let lt = m.resource("aws_launch_template", "app");
+    v.check(
+        lt.map_or(false, |l| attr_text(l.body(), "image_id") == "local.ami_id"),
+        || "the launch template must use local.ami_id".into(),
+    );
+    v.check(
+        lt.map_or(false, |l| {
+            block_path(l.body(), &["iam_instance_profile"]).is_some()
+        }),
+        || "instance profile".into(),
+    );
+    v.check(
+        lt.map_or(false, |l| {
+            attr_text(l.body(), "user_data").contains("module.user_data.cloud_config")
+        }),
+        || "user data from the renderer module".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn launch_template_uses_ubuntu_2404_from_ssm_for_the_architecture() {
+    assert_policy(
+        ami_and_launch_template,
+        &[
+            &[(
+                "main.tf",
+                "ubuntu/server/24.04/stable",
+                "ubuntu/server/22.04/stable",
+            )],
+            &[(
+                "app.tf",
+                "image_id = local.ami_id",
+                "image_id = \"ami-0123456789abcdef0\"",
+            )],
+            &[(
+                "main.tf",
+                "ubuntu_arch = var.architecture == \"arm64\" ? \"arm64\" : \"amd64\"",
+                "ubuntu_arch = \"amd64\"",
+            )],
+        ],
+    );
+}
+
+fn asg(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let Some(g) = m.resource("aws_autoscaling_group", "app") else {
+        return Err("aws_autoscaling_group.app missing".into());
+    };
+    let b = g.body();
+    let n = |k: &str| attr(b, k).and_then(|e| m.number(e));
+    v.check(
+        n("min_size") == Some(2.0)
+            && n("desired_capacity") == Some(4.0)
+            && n("max_size") == Some(6.0),
+        || {
+            format!(
+                "ASG must be min 2 / desired 4 / max 6, is {:?}/{:?}/{:?}",
+                n("min_size"),
+                n("desired_capacity"),
+                n("max_size")
+            )
+        },
+    );
+    v.check(
+        attr_str(b, "health_check_type").as_deref() == Some("ELB"),
+        || "ASG must use ELB health checks".into(),
+    );
+    v.check(
+        attr_text(b, "vpc_zone_identifier") == "aws_subnet.private_app[*].id",
+        || "ASG must span the private app subnets".into(),
+    );
+    v.check(
+        attr_text(b, "target_group_arns").contains("aws_lb_target_group.app.arn"),
+        || "ASG must register in the target group".into(),
+    );
+    let policies = m.resources("aws_autoscaling_policy");
+    let tracking = |metric: &str| {
+        policies.iter().find(|p| {
+            attr_str(p.body(), "policy_type").as_deref() == Some("TargetTrackingScaling")
+                && attr_text(p.body(), "autoscaling_group_name")
+                    .contains("aws_autoscaling_group.app")
+                && block_path(
+                    p.body(),
+                    &[
+                        "target_tracking_configuration",
+                        "predefined_metric_specification",
+                    ],
+                )
+                .and_then(|s| attr_str(s, "predefined_metric_type"))
+                .as_deref()
+                    == Some(metric)
+        })
+    };
+    let cpu = tracking("ASGAverageCPUUtilization");
+    let cpu_target = cpu
+        .and_then(|p| block_path(p.body(), &["target_tracking_configuration"]))
+        .and_then(|t| attr(t, "target_value"))
+        .and_then(|e| m.number(e));
+    v.check(cpu_target == Some(50.0), || {
+        format!("target tracking on CPU at 50% missing (target {cpu_target:?})")
+    });
+    let req = tracking("ALBRequestCountPerTarget");
+    v.check(
+        req.map_or(false, |p| {
+            block_path(
+                p.body(),
+                &[
+                    "target_tracking_configuration",
+                    "predefined_metric_specification",
+                ],
+            )
+            .map_or(false, |s| {
+                attr_text(s, "resource_label").contains("aws_lb_target_group.app.arn_suffix")
+            })
+        }),
+        || "target tracking on ALBRequestCountPerTarget missing".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn autoscaling_group_is_2_4_6_with_cpu_and_request_tracking() {
+    assert_policy(
+        asg,
+        &[
+            &[("variables.tf", "description = \"Auto Scaling group maximum size.\" type = number default = 6", "description = \"Auto Scaling group maximum size.\" type = number default = 8")],
+            &[("variables.tf", "description = \"Auto Scaling group minimum size.\" type = number default = 2", "description = \"Auto Scaling group minimum size.\" type = number default = 1")],
+            &[("app.tf", "health_check_type = \"ELB\"", "health_check_type = \"EC2\"")],
+            &[("app.tf", "\"ASGAverageCPUUtilization\"", "\"ASGAverageNetworkIn\"")],
+            &[("app.tf", "\"ALBRequestCountPerTarget\"", "\"ASGAverageNetworkOut\"")],
+            &[("variables.tf", "description = \"Target tracking: average CPU utilisation of the group.\" type = number default = 50",
+               "description = \"Target tracking: average CPU utilisation of the group.\" type = number default = 70")],
+        ],
+    );
+}
+
+fn instance_refresh(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let g = m
+        .resource("aws_autoscaling_group", "app")
+        .ok_or("ASG missing")?;
+    let lt = block_path(g.body(), &["launch_template"]);
+    v.check(
+        lt.map_or(false, |l| {
+            attr_text(l, "version") == "aws_launch_template.app.latest_version"
+        }),
+        || {
+            "the ASG must pin the launch template's latest_version so every change reaches it"
+                .into()
+        },
+    );
+    let ir = block_path(g.body(), &["instance_refresh"]);
+    v.check(
+        ir.map_or(false, |r| {
+            attr_str(r, "strategy").as_deref() == Some("Rolling")
+        }),
+        || "instance_refresh with the Rolling strategy missing".into(),
+    );
+    let min = ir
+        .and_then(|r| block_path(r, &["preferences"]))
+        .and_then(|p| attr(p, "min_healthy_percentage"))
+        .and_then(|e| m.number(e));
+    v.check(min.map_or(false, |x| x >= 100.0), || {
+        format!("zero downtime needs min_healthy_percentage 100, is {min:?}")
+    });
+    // The binary's checksum is in the user data, so a new build changes the
+    // launch template and so starts the refresh.
+    let ud = m
+        .resource("aws_launch_template", "app")
+        .map(|l| attr_text(l.body(), "user_data"))
+        .unwrap_or_default();
+    v.check(ud.contains("module.user_data"), || {
+        "user data must come from the module that embeds the checksum".into()
+    });
+    let call = m.items_of("module").find(|i| i.label(0) == "user_data");
+    v.check(
+        call.map_or(false, |c| {
+            attr_text(c.body(), "artifact_sha256") == "local.artifact_sha256"
+        }),
+        || "the artifact checksum must reach the user data".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn instance_refresh_follows_launch_template_changes() {
+    assert_policy(
+        instance_refresh,
+        &[
+            &[(
+                "app.tf",
+                "version = aws_launch_template.app.latest_version",
+                "version = \"$Default\"",
+            )],
+            &[("app.tf", "instance_refresh {", "instance_refresh_removed {")],
+            &[(
+                "app.tf",
+                "min_healthy_percentage = 100",
+                "min_healthy_percentage = 50",
+            )],
+            &[(
+                "app.tf",
+                "artifact_sha256 = local.artifact_sha256",
+                "artifact_sha256 = var.artifact_sha256",
+            )],
+        ],
+    );
+}
+
+// ------------------------------------------------------------- load balancer ---
+
+fn listeners(m: &Module) -> Vec<&Item> {
+    m.resources("aws_lb_listener")
+}
+
+fn https_redirect(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let mut redirect = false;
+    let mut https = false;
+    for l in listeners(m) {
+        let b = l.body();
+        let port = attr(b, "port").and_then(|e| m.number(e));
+        let action = block_path(b, &["default_action"]);
+        let typ = action.and_then(|a| attr_str(a, "type")).unwrap_or_default();
+        let count = attr_text(b, "count");
+        if port == Some(80.0) {
+            if typ == "redirect" {
+                let r = action.and_then(|a| block_path(a, &["redirect"]));
+                let ok = r.map_or(false, |r| {
+                    attr_str(r, "protocol").as_deref() == Some("HTTPS")
+                        && attr_str(r, "port").as_deref() == Some("443")
+                        && attr_str(r, "status_code").as_deref() == Some("HTTP_301")
+                });
+                v.check(ok, || {
+                    format!("{}: must redirect to HTTPS:443 with 301", l.address())
+                });
+                v.check(count == "local.edge_enabled ? 1 : 0", || {
+                    format!(
+                        "{}: the redirect exists whenever there is a domain",
+                        l.address()
+                    )
+                });
+                redirect |= ok;
+            } else {
+                v.check(count == "local.edge_enabled ? 0 : 1", || format!("{}: a port-80 listener that does not redirect may only exist in no-domain trial mode (count = {count})", l.address()));
+            }
+        }
+        if port == Some(443.0) {
+            let policy = attr_str(b, "ssl_policy").unwrap_or_default();
+            https = attr_str(b, "protocol").as_deref() == Some("HTTPS")
+                && (policy.contains("TLS13-1-2") || policy.contains("TLS-1-2"))
+                && attr(b, "certificate_arn").is_some();
+            v.check(https, || {
+                format!(
+                    "{}: HTTPS with an ACM certificate and a TLS 1.2+ policy ({policy})",
+                    l.address()
+                )
+            });
+        }
+    }
+    v.check(redirect, || "no HTTP -> HTTPS redirect listener".into());
+    v.check(https, || "no HTTPS listener".into());
+    if let Some(cf) = m.resource("aws_cloudfront_distribution", "this") {
+        let b = cf.body();
+        for beh in blocks(b, "default_cache_behavior")
+            .into_iter()
+            .chain(blocks(b, "ordered_cache_behavior"))
+        {
+            v.check(
+                attr_str(beh.body(), "viewer_protocol_policy").as_deref()
+                    == Some("redirect-to-https"),
+                || "CloudFront behaviours must redirect to HTTPS".into(),
+            );
+        }
+        let tls = block_path(b, &["viewer_certificate"])
+            .and_then(|c| attr_str(c, "minimum_protocol_version"));
+        v.check(tls.as_deref() == Some("TLSv1.2_2021"), || {
+            format!("CloudFront minimum TLS must be TLSv1.2_2021, is {tls:?}")
+        });
+        let origin = block_path(b, &["origin", "custom_origin_config"])
+            .and_then(|c| attr_str(c, "origin_protocol_policy"));
+        v.check(origin.as_deref() == Some("https-only"), || {
+            "CloudFront must reach the ALB over HTTPS only".into()
+        });
+    } else {
+        v.push("CloudFront distribution missing".into());
+    }
+    let alb = m.resource("aws_lb", "app");
+    v.check(
+        alb.map_or(false, |a| {
+            attr(a.body(), "drop_invalid_header_fields").and_then(|e| m.boolean(e)) == Some(true)
+        }),
+        || "the ALB must drop invalid headers".into(),
+    );
+    v.check(
+        alb.map_or(false, |a| {
+            block_path(a.body(), &["access_logs"]).map_or(false, |l| {
+                attr(l, "enabled").and_then(|e| m.boolean(e)) == Some(true)
+            })
+        }),
+        || "ALB access logs".into(),
+    );
+    v.check(
+        alb.map_or(false, |a| {
+            attr_text(a.body(), "enable_deletion_protection") == "var.alb_deletion_protection"
+        }),
+        || "ALB deletion protection by variable".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn http_redirects_to_https_and_tls_is_1_2_or_better() {
+    assert_policy(
+        https_redirect,
+        &[
+            &[(
+                "alb.tf",
+                "protocol = \"HTTPS\" port = \"443\"",
+                "protocol = \"HTTP\" port = \"443\"",
+            )],
+            &[("alb.tf", "count = local.edge_enabled ? 0 : 1", "count = 1")],
+            &[(
+                "alb.tf",
+                "ssl_policy = \"ELBSecurityPolicy-TLS13-1-2-2021-06\"",
+                "ssl_policy = \"ELBSecurityPolicy-2016-08\"",
+            )],
+            &[(
+                "edge.tf",
+                "viewer_protocol_policy = \"redirect-to-https\"",
+                "viewer_protocol_policy = \"allow-all\"",
+            )],
+            &[(
+                "edge.tf",
+                "minimum_protocol_version = \"TLSv1.2_2021\"",
+                "minimum_protocol_version = \"TLSv1\"",
+            )],
+            &[(
+                "alb.tf",
+                "drop_invalid_header_fields = true",
+                "drop_invalid_header_fields = false",
+            )],
+        ],
+    );
+}
+
+fn origin_header(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let https = listeners(m)
+        .into_iter()
+        .find(|l| attr(l.body(), "port").and_then(|e| m.number(e)) == Some(443.0));
+    let Some(https) = https else {
+        return Err("no HTTPS listener".into());
+    };
+    let da = block_path(https.body(), &["default_action"]);
+    let status = da
+        .and_then(|a| block_path(a, &["fixed_response"]))
+        .and_then(|f| attr_str(f, "status_code"));
+    v.check(
+        da.and_then(|a| attr_str(a, "type")).as_deref() == Some("fixed-response")
+            && status.as_deref() == Some("403"),
+        || format!("the HTTPS listener must answer 403 by default (status {status:?})"),
+    );
+    let listener_ref = format!("aws_lb_listener.{}[0].arn", https.label(1));
+    let rules: Vec<&Item> = m
+        .resources("aws_lb_listener_rule")
+        .into_iter()
+        .filter(|r| attr_text(r.body(), "listener_arn") == listener_ref)
+        .collect();
+    v.check(!rules.is_empty(), || {
+        "no listener rule on the HTTPS listener".into()
+    });
+    for r in &rules {
+        let cond = block_path(r.body(), &["condition", "http_header"]);
+        let name = cond
+            .map(|c| attr_text(c, "http_header_name"))
+            .unwrap_or_default();
+        let values = cond.map(|c| attr_text(c, "values")).unwrap_or_default();
+        v.check(name == "local.origin_header_name" && values.contains("random_password.origin_header"),
+            || format!("{}: forwarding must require the secret origin header (name {name}, values {values})", r.address()));
+        let fwd = block_path(r.body(), &["action"])
+            .map_or(false, |a| attr_str(a, "type").as_deref() == Some("forward"));
+        v.check(fwd, || format!("{}: must forward to the app", r.address()));
+    }
+    let pw = m.resource("random_password", "origin_header");
+    v.check(pw.map_or(false, |p| attr(p.body(), "length").and_then(|e| m.number(e)).unwrap_or(0.0) >= 32.0
+        && attr(p.body(), "special").and_then(|e| m.boolean(e)) == Some(false)),
+        || "the origin secret must be a random_password of 32+ characters without wildcard characters".into());
+    let cf = m
+        .resource("aws_cloudfront_distribution", "this")
+        .and_then(|c| block_path(c.body(), &["origin", "custom_header"]));
+    v.check(
+        cf.map_or(false, |h| {
+            attr_text(h, "name") == "local.origin_header_name"
+                && attr_text(h, "value").contains("random_password.origin_header")
+        }),
+        || "CloudFront must send the secret origin header".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn alb_forwards_only_requests_with_cloudfronts_secret_header() {
+    assert_policy(
+        origin_header,
+        &[
+            &[("alb.tf", "status_code = \"403\"", "status_code = \"404\"")],
+            &[(
+                "alb.tf",
+                "http_header_name = local.origin_header_name",
+                "http_header_name = \"X-Forwarded-Host\"",
+            )],
+            &[(
+                "edge.tf",
+                "name = local.origin_header_name",
+                "name = \"X-Something-Else\"",
+            )],
+            &[("alb.tf", "special = false", "special = true")],
+        ],
+    );
+}
+
+fn target_group(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let tg = m
+        .resource("aws_lb_target_group", "app")
+        .ok_or("target group missing")?;
+    let b = tg.body();
+    let hc = block_path(b, &["health_check"]);
+    v.check(
+        hc.and_then(|h| attr_str(h, "path")).as_deref() == Some("/readyz"),
+        || "the health check path must be /readyz".into(),
+    );
+    v.check(
+        hc.and_then(|h| attr_str(h, "matcher")).as_deref() == Some("200"),
+        || "the health check must expect 200".into(),
+    );
+    let grace = m
+        .var_default("app_shutdown_grace_seconds")
+        .and_then(|e| m.number(&e))
+        .unwrap_or(f64::NAN);
+    let delay = attr(b, "deregistration_delay").and_then(|e| m.number(e));
+    v.check(grace == 20.0, || {
+        format!("app drain (NEWSREAD_SHUTDOWN_GRACE) default must be 20 s, is {grace}")
+    });
+    v.check(delay.map_or(false, |d| d > 20.0 && d > grace), || {
+        format!("deregistration delay {delay:?} must exceed the app's 20 s drain")
+    });
+    let val = m
+        .variable("alb_deregistration_delay_seconds")
+        .map(show_validations)
+        .unwrap_or_default();
+    v.check(val.contains("var.app_shutdown_grace_seconds"), || {
+        "a validation must keep the deregistration delay above the drain".into()
+    });
+    let sticky = block_path(b, &["stickiness"])
+        .and_then(|s| attr(s, "enabled"))
+        .and_then(|e| m.boolean(e));
+    v.check(sticky != Some(true), || {
+        "no stickiness: sessions live in the database".into()
+    });
+    let stop = m
+        .local("timeout_stop_secs")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    v.check(stop.contains("var.alb_deregistration_delay_seconds") && stop.contains("var.app_shutdown_grace_seconds"),
+        || format!("systemd TimeoutStopSec must outlast the deregistration delay and the drain: {stop}"));
+    v.outcome()
+}
+
+#[test]
+fn target_group_checks_readyz_and_drains_longer_than_the_app() {
+    assert_policy(
+        target_group,
+        &[
+            &[("alb.tf", "path = \"/readyz\"", "path = \"/healthz\"")],
+            &[("variables.tf", "type = number default = 45", "type = number default = 15")],
+            &[("alb.tf", "type = \"lb_cookie\" enabled = false", "type = \"lb_cookie\" enabled = true")],
+            &[("main.tf", "timeout_stop_secs = var.alb_deregistration_delay_seconds + var.app_shutdown_grace_seconds + 15", "timeout_stop_secs = 30")],
+        ],
+    );
+}
+
+// ------------------------------------------------------------------- IAM ---
+
+/// (actions, resources) of every statement of every policy document.
+fn statements(m: &Module) -> Vec<(String, Vec<String>, Vec<String>, String)> {
+    let mut out = vec![];
+    for d in m.datas("aws_iam_policy_document") {
+        for s in blocks(d.body(), "statement") {
+            let actions = attr(s.body(), "actions").map(strings).unwrap_or_default();
+            let resources = match attr(s.body(), "resources") {
+                Some(e) => {
+                    let r = m.resolve(e);
+                    let mut v = strings(&r);
+                    if v.is_empty() {
+                        v.push(show(&r));
+                    }
+                    v
+                }
+                None => vec![],
+            };
+            out.push((
+                d.address(),
+                actions,
+                resources,
+                attr_str(s.body(), "effect").unwrap_or_else(|| "Allow".into()),
+            ));
+        }
+    }
+    out
+}
+
+fn secrets_least_privilege(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let mut grants = 0;
+    for (doc, actions, resources, effect) in statements(m) {
+        if effect != "Allow" {
+            continue;
+        }
+        let touches = actions
+            .iter()
+            .any(|a| a == "*" || a.to_lowercase().starts_with("secretsmanager:"));
+        if !touches {
+            continue;
+        }
+        grants += 1;
+        v.check(
+            actions.iter().all(|a| a == "secretsmanager:GetSecretValue"),
+            || format!("{doc}: secrets may only be read (GetSecretValue), got {actions:?}"),
+        );
+        v.check(
+            !resources.is_empty() && resources.iter().all(|r| !r.contains('*')),
+            || format!("{doc}: secretsmanager actions on a wildcard resource {resources:?}"),
+        );
+    }
+    v.check(grants == 1, || {
+        format!("exactly one statement may grant secret access, found {grants}")
+    });
+    let arns = m
+        .local("app_secret_arns")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    v.check(arns.contains("master_user_secret[0].secret_arn"), || {
+        "the app must read the RDS-managed master secret by its ARN".into()
+    });
+    for a in m.resources("aws_iam_role_policy_attachment") {
+        let arn = attr_text(a.body(), "policy_arn");
+        v.check(
+            !arn.contains("SecretsManagerReadWrite")
+                && !arn.contains("AdministratorAccess")
+                && !arn.contains("PowerUser"),
+            || format!("{}: broad managed policy {arn}", a.address()),
+        );
+    }
+    v.outcome()
+}
+
+#[test]
+fn no_wildcard_resource_on_secrets_manager() {
+    assert_policy(
+        secrets_least_privilege,
+        &[
+            &[(
+                "iam.tf",
+                "resources = local.app_secret_arns",
+                "resources = [\"*\"]",
+            )],
+            &[(
+                "iam.tf",
+                "actions = [\"secretsmanager:GetSecretValue\"]",
+                "actions = [\"secretsmanager:*\"]",
+            )],
+            &[(
+                "iam.tf",
+                "policy/AmazonSSMManagedInstanceCore",
+                "policy/SecretsManagerReadWrite",
+            )],
+            &[(
+                "iam.tf",
+                "resources = local.app_secret_arns",
+                "resources = [\"arn:aws:secretsmanager:*:*:secret:*\"]",
+            )],
+        ],
+    );
+}
+
+fn app_role_least_privilege(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let doc = m
+        .data("aws_iam_policy_document", "app")
+        .ok_or("app policy missing")?;
+    for s in blocks(doc.body(), "statement") {
+        let actions = attr(s.body(), "actions").map(strings).unwrap_or_default();
+        let res = attr(s.body(), "resources")
+            .map(|e| show(&m.resolve(e)))
+            .unwrap_or_default();
+        let conds = blocks(s.body(), "condition").len();
+        if actions.iter().any(|a| a.starts_with("s3:")) {
+            v.check(actions == vec!["s3:GetObject".to_string()], || {
+                format!("S3 access must be GetObject only: {actions:?}")
+            });
+            v.check(res.contains("/releases/*"), || {
+                format!("S3 reads limited to the artifact prefix, got {res}")
+            });
+        }
+        if actions.iter().any(|a| a.starts_with("kms:")) {
+            v.check(
+                conds > 0 && actions == vec!["kms:Decrypt".to_string()],
+                || "kms:Decrypt only, and only through the services (kms:ViaService)".into(),
+            );
+        }
+        if res.contains("\"*\"") {
+            v.check(conds > 0, || {
+                format!("statement on * without a condition: {actions:?}")
+            });
+        }
+        v.check(
+            !actions.iter().any(|a| a.ends_with(":*") || a == "*"),
+            || format!("wildcard action {actions:?}"),
+        );
+    }
+    let core = m
+        .resources("aws_iam_role_policy_attachment")
+        .iter()
+        .any(|a| {
+            attr_text(a.body(), "role").contains("aws_iam_role.app")
+                && attr_text(a.body(), "policy_arn").contains("AmazonSSMManagedInstanceCore")
+        });
+    v.check(core, || {
+        "the app role needs AmazonSSMManagedInstanceCore for Session Manager".into()
+    });
+    let bastion = m.var_default("enable_bastion");
+    v.check(matches!(bastion, Some(Expression::Bool(false))), || {
+        "the bastion must be off by default".into()
+    });
+    v.check(
+        m.resources("aws_vpc_security_group_ingress_rule")
+            .iter()
+            .all(|r| {
+                !attr_text(r.body(), "security_group_id").contains("aws_security_group.bastion")
+            }),
+        || "the bastion takes no inbound traffic (SSM only)".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn app_role_is_least_privilege_and_operators_use_ssm() {
+    assert_policy(
+        app_role_least_privilege,
+        &[
+            &[(
+                "s3.tf",
+                "artifact_prefix_arn = \"${aws_s3_bucket.artifacts.arn}/releases/*\"",
+                "artifact_prefix_arn = \"${aws_s3_bucket.artifacts.arn}/*\"",
+            )],
+            &[(
+                "iam.tf",
+                "actions = [\"s3:GetObject\"]",
+                "actions = [\"s3:GetObject\", \"s3:PutObject\"]",
+            )],
+            &[(
+                "iam.tf",
+                "actions = [\"kms:Decrypt\"]",
+                "actions = [\"kms:Decrypt\", \"kms:Encrypt\"]",
+            )],
+            &[(
+                "variables.tf",
+                "Session Manager reaches the app instances directly.\" type = bool default = false",
+                "Session Manager reaches the app instances directly.\" type = bool default = true",
+            )],
+        ],
+    );
+}
+
+// ----------------------------------------------------------------- edge ---
+
+fn edge(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let cf = m
+        .resource("aws_cloudfront_distribution", "this")
+        .ok_or("CloudFront missing")?;
+    let b = cf.body();
+    let policy_name = |data: &str| {
+        let name = data.trim_end_matches(".id").split('.').nth(2).unwrap_or("");
+        m.data(data.split('.').nth(1).unwrap_or(""), name)
+            .and_then(|d| attr_str(d.body(), "name"))
+            .unwrap_or_default()
+    };
+    let def = block_path(b, &["default_cache_behavior"]);
+    v.check(
+        def.map_or(false, |d| {
+            policy_name(&attr_text(d, "cache_policy_id")) == "Managed-CachingDisabled"
+        }),
+        || "dynamic pages must not be cached (Managed-CachingDisabled)".into(),
+    );
+    v.check(def.map_or(false, |d| policy_name(&attr_text(d, "origin_request_policy_id")) == "Managed-AllViewer"), || "dynamic pages must forward viewer headers, cookies and query strings (Managed-AllViewer)".into());
+    let stat = blocks(b, "ordered_cache_behavior")
+        .into_iter()
+        .find(|o| attr_str(o.body(), "path_pattern").as_deref() == Some("/static/*"));
+    v.check(
+        stat.map_or(false, |s| {
+            policy_name(&attr_text(s.body(), "cache_policy_id")) == "Managed-CachingOptimized"
+        }),
+        || "/static/* must be cached (Managed-CachingOptimized)".into(),
+    );
+    let cert = m.resource("aws_acm_certificate", "cloudfront");
+    v.check(
+        cert.map_or(false, |c| {
+            attr_text(c.body(), "provider") == "aws.us_east_1"
+                && attr_str(c.body(), "validation_method").as_deref() == Some("DNS")
+        }),
+        || "CloudFront's certificate must be issued in us-east-1 with DNS validation".into(),
+    );
+    let us = m.items_of("provider").any(|p| {
+        attr_str(p.body(), "alias").as_deref() == Some("us_east_1")
+            && attr_str(p.body(), "region").as_deref() == Some("us-east-1")
+    });
+    v.check(us, || "provider alias us_east_1 missing".into());
+    v.check(
+        m.resources("aws_route53_record").iter().any(|r| {
+            block_path(r.body(), &["alias"]).map_or(false, |a| {
+                attr_text(a, "name").contains("aws_cloudfront_distribution")
+            })
+        }),
+        || "Route 53 alias to CloudFront missing".into(),
+    );
+    let waf = m.resource("aws_wafv2_web_acl", "edge");
+    let rules: Vec<String> = waf
+        .map(|w| {
+            blocks(w.body(), "rule")
+                .iter()
+                .filter_map(|r| {
+                    block_path(r.body(), &["statement", "managed_rule_group_statement"])
+                        .and_then(|s| attr_str(s, "name"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.check(
+        rules.iter().any(|r| r == "AWSManagedRulesCommonRuleSet")
+            && rules
+                .iter()
+                .any(|r| r == "AWSManagedRulesKnownBadInputsRuleSet"),
+        || format!("optional WAF must use the AWS managed rule groups, has {rules:?}"),
+    );
+    v.check(
+        attr_text(b, "web_acl_id").contains("var.enable_waf"),
+        || "WAF attachment must follow enable_waf".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn cloudfront_caches_only_static_assets_with_us_east_1_certificate() {
+    assert_policy(
+        edge,
+        &[
+            &[("edge.tf", "path_pattern = \"/static/*\"", "path_pattern = \"/assets/*\"")],
+            &[("edge.tf", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_disabled.id", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_optimized.id")],
+            &[("edge.tf", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.us_east_1", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0")],
+            &[("edge.tf", "name = \"AWSManagedRulesKnownBadInputsRuleSet\"", "name = \"AWSManagedRulesLinuxRuleSet\"")],
+        ],
+    );
+}
+
+// ----------------------------------------------------------- operations ---
+
+fn operations(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let alarms = m.resources("aws_cloudwatch_metric_alarm");
+    for metric in [
+        "HTTPCode_ELB_5XX_Count",
+        "HTTPCode_Target_5XX_Count",
+        "UnHealthyHostCount",
+        "CPUUtilization",
+        "FreeStorageSpace",
+        "ReplicaLag",
+    ] {
+        let a = alarms
+            .iter()
+            .find(|a| attr_str(a.body(), "metric_name").as_deref() == Some(metric));
+        v.check(
+            a.map_or(false, |a| {
+                attr_text(a.body(), "alarm_actions").contains("alarm_actions")
+                    || attr_text(a.body(), "alarm_actions").contains("aws_sns_topic")
+            }),
+            || format!("alarm on {metric} to the SNS topic missing"),
+        );
+    }
+    v.check(!m.resources("aws_cloudwatch_dashboard").is_empty(), || {
+        "dashboard missing".into()
+    });
+    v.check(
+        m.resource("aws_cloudwatch_log_group", "app").is_some(),
+        || "app log group missing".into(),
+    );
+    let cw = m.resource("aws_ssm_association", "cloudwatch_agent");
+    v.check(
+        cw.map_or(false, |a| {
+            attr_text(a.body(), "name").contains("aws_ssm_document.cloudwatch_agent")
+        }),
+        || "CloudWatch agent association missing".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn alarms_dashboard_and_log_shipping_exist() {
+    assert_policy(
+        operations,
+        &[
+            &[(
+                "monitoring.tf",
+                "metric_name = \"ReplicaLag\"",
+                "metric_name = \"ReadLatency\"",
+            )],
+            &[(
+                "monitoring.tf",
+                "metric_name = \"UnHealthyHostCount\"",
+                "metric_name = \"HealthyHostCount\"",
+            )],
+            &[(
+                "monitoring.tf",
+                "metric_name = \"HTTPCode_ELB_5XX_Count\"",
+                "metric_name = \"HTTPCode_ELB_4XX_Count\"",
+            )],
+            &[(
+                "ssm.tf",
+                "name = aws_ssm_document.cloudwatch_agent.name",
+                "name = \"AWS-RunShellScript\"",
+            )],
+        ],
+    );
+}
+
+// -------------------------------------------------- app contract / config ---
+
+fn app_environment(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let env = m
+        .local("app_environment")
+        .ok_or("local.app_environment missing")?;
+    let Expression::FuncCall(merge) = &env else {
+        return Err("app_environment must be merge(...)".into());
+    };
+    let mut keys = std::collections::BTreeMap::new();
+    for arg in &merge.args {
+        let arg = match arg {
+            Expression::Conditional(c) => c.true_expr.clone(),
+            e => e.clone(),
+        };
+        if let Expression::Object(o) = arg {
+            for (k, val) in o.iter() {
+                let key = match k {
+                    hcl::ObjectKey::Identifier(i) => i.to_string(),
+                    hcl::ObjectKey::Expression(e) => show(e).trim_matches('"').to_string(),
+                    _ => continue,
+                };
+                keys.insert(key, show(val));
+            }
+        }
+    }
+    for k in [
+        "NEWSREAD_LISTEN",
+        "NEWSREAD_DATABASE_URL",
+        "NEWSREAD_DATABASE_REPLICA_URL",
+        "NEWSREAD_DATABASE_SECRET_ARN",
+        "NEWSREAD_MEDIASTACK_SECRET_ARN",
+        "AWS_REGION",
+        "NEWSREAD_LOG_FORMAT",
+        "NEWSREAD_SHUTDOWN_GRACE",
+        "NEWSREAD_TRUSTED_PROXIES",
+        "NEWSREAD_SHARED_DIR",
+        "NEWSREAD_INGEST_INTERVAL",
+        "NEWSREAD_METRICS_LISTEN",
+    ] {
+        v.check(keys.contains_key(k), || {
+            format!("app environment lacks {k}")
+        });
+    }
+    for (k, val) in &keys {
+        let secretish = ["PASSWORD", "SECRET", "TOKEN", "API_KEY", "ACCESS_KEY"]
+            .iter()
+            .any(|s| k.contains(s));
+        v.check(!secretish || k.ends_with("_ARN"), || {
+            format!("{k}: secrets are passed as ARNs only")
+        });
+        v.check(
+            !val.contains("master_user_password") && !val.contains("random_password"),
+            || format!("{k} carries a secret value"),
+        );
+    }
+    let get = |k: &str| keys.get(k).cloned().unwrap_or_default();
+    v.check(
+        get("NEWSREAD_DATABASE_SECRET_ARN").contains("master_user_secret[0].secret_arn"),
+        || "database secret must be the RDS-managed secret's ARN".into(),
+    );
+    v.check(
+        get("NEWSREAD_DATABASE_REPLICA_URL").contains("aws_db_instance.replica.address"),
+        || "replica URL must point at the replica".into(),
+    );
+    v.check(get("NEWSREAD_TRUSTED_PROXIES") == "var.vpc_cidr", || {
+        "trusted proxies must be the VPC CIDR".into()
+    });
+    v.check(
+        get("NEWSREAD_SHUTDOWN_GRACE").contains("var.app_shutdown_grace_seconds"),
+        || "drain period must come from app_shutdown_grace_seconds".into(),
+    );
+    let metrics = m
+        .local("metrics_listen")
+        .and_then(|e| match e {
+            Expression::String(s) => Some(s),
+            _ => None,
+        })
+        .unwrap_or_default();
+    v.check(metrics.starts_with("127.0.0.1:"), || {
+        format!("metrics must listen on loopback only, not {metrics}")
+    });
+    v.check(
+        get("NEWSREAD_METRICS_LISTEN") == "local.metrics_listen",
+        || "NEWSREAD_METRICS_LISTEN must be local.metrics_listen".into(),
+    );
+    let shared = m
+        .local("shared_dir")
+        .and_then(|e| match e {
+            Expression::String(s) => Some(s),
+            _ => None,
+        })
+        .unwrap_or_default();
+    v.check(
+        get("NEWSREAD_SHARED_DIR") == "local.shared_dir" && shared.starts_with("/mnt/"),
+        || "shared dir must be the EFS mount".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn app_environment_matches_the_contract_and_carries_only_arns() {
+    assert_policy(
+        app_environment,
+        &[
+            &[("app.tf", "NEWSREAD_TRUSTED_PROXIES = var.vpc_cidr", "")],
+            &[("main.tf", "metrics_listen = \"127.0.0.1:9464\"", "metrics_listen = \"0.0.0.0:9464\"")],
+            &[("app.tf", "AWS_REGION = local.region", "AWS_REGION = local.region\n      NEWSREAD_DATABASE_PASSWORD = random_password.origin_header[\"a\"].result")],
+            &[("app.tf", "NEWSREAD_DATABASE_SECRET_ARN = aws_db_instance.primary.master_user_secret[0].secret_arn", "NEWSREAD_DATABASE_SECRET_ARN = \"\"")],
+        ],
+    );
+}
+
+fn versions_and_sources(tf: &Tf) -> Outcome {
+    let mut v = Violations::new();
+    let m = tf.root();
+    let tfb = m
+        .items_of("terraform")
+        .next()
+        .ok_or("terraform block missing")?;
+    let rv = attr_str(tfb.body(), "required_version").unwrap_or_default();
+    v.check(rv.contains(">=") && rv.contains('<'), || {
+        format!("required_version must be bounded on both sides, is {rv:?}")
+    });
+    let rp = block_path(tfb.body(), &["required_providers"]);
+    for p in ["aws", "random"] {
+        let spec = rp.and_then(|b| attr(b, p)).map(show).unwrap_or_default();
+        v.check(spec.contains("~>"), || {
+            format!("provider {p} must be pinned with ~>, is {spec}")
+        });
+    }
+    for module in tf.modules.values() {
+        for call in module.items_of("module") {
+            let src = attr_str(call.body(), "source").unwrap_or_default();
+            v.check(src.starts_with("./") || src.starts_with("../"), || {
+                format!("module {}: only local modules, not {src}", call.label(0))
+            });
+            v.check(attr(call.body(), "version").is_none(), || {
+                "registry module versions are not allowed".into()
+            });
+        }
+    }
+    v.outcome()
+}
+
+#[test]
+fn versions_are_pinned_and_no_registry_module_is_used() {
+    assert_policy(
+        versions_and_sources,
+        &[
+            &[(
+                "versions.tf",
+                "version = \"~> 5.80\"",
+                "version = \">= 5.0\"",
+            )],
+            &[(
+                "versions.tf",
+                "required_version = \">= 1.9.0, < 2.0.0\"",
+                "required_version = \">= 1.9.0\"",
+            )],
+            &[(
+                "app.tf",
+                "source = \"./modules/app-user-data\"",
+                "source = \"terraform-aws-modules/ec2/aws\"",
+            )],
+        ],
+    );
+}
+
+fn references_resolve(tf: &Tf) -> Outcome {
+    let mut v = Violations::new();
+    for (dir, m) in &tf.modules {
+        let known = declared(m);
+        let mut refs = vec![];
+        for item in &m.items {
+            body_references(item.body(), &mut refs);
+        }
+        refs.sort();
+        refs.dedup();
+        for r in refs {
+            let name = match r.root.as_str() {
+                "var" | "local" | "module" => r.attrs.first().map(|a| format!("{}.{a}", r.root)),
+                "data" => {
+                    (r.attrs.len() >= 2).then(|| format!("data.{}.{}", r.attrs[0], r.attrs[1]))
+                }
+                root if root.starts_with("aws_") || root.starts_with("random_") => {
+                    r.attrs.first().map(|a| format!("{root}.{a}"))
+                }
+                _ => None,
+            };
+            if let Some(name) = name {
+                v.check(known.contains(&name), || {
+                    format!(
+                        "{}: reference to undeclared {name}",
+                        if dir.is_empty() {
+                            "deploy/terraform"
+                        } else {
+                            dir
+                        }
+                    )
+                });
+            }
+        }
+        // Module calls: every argument is a declared variable of the module,
+        // and every variable without a default is given.
+        for call in m.items_of("module") {
+            let src = attr_str(call.body(), "source").unwrap_or_default();
+            let child_dir = src
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string();
+            let child_dir = if dir.is_empty() {
+                child_dir
+            } else {
+                format!("{dir}/{child_dir}")
+            };
+            let Some(child) = tf.modules.get(&child_dir) else {
+                v.push(format!("module {}: {child_dir} not found", call.label(0)));
+                continue;
+            };
+            let args: Vec<String> = call
+                .body()
+                .attributes()
+                .map(|a| a.key().to_string())
+                .filter(|k| {
+                    !["source", "count", "for_each", "depends_on", "providers"]
+                        .contains(&k.as_str())
+                })
+                .collect();
+            for a in &args {
+                v.check(child.variable(a).is_some(), || {
+                    format!("module {}: unknown argument {a}", call.label(0))
+                });
+            }
+            for var in child.items_of("variable") {
+                if attr(var.body(), "default").is_none() {
+                    v.check(args.iter().any(|a| a == var.label(0)), || {
+                        format!(
+                            "module {}: required variable {} not set",
+                            call.label(0),
+                            var.label(0)
+                        )
+                    });
+                }
+            }
+        }
+        // Outputs and variables are documented.
+        for kind in ["variable", "output"] {
+            for i in m.items_of(kind) {
+                v.check(
+                    attr_str(i.body(), "description").map_or(false, |d| d.len() >= 10),
+                    || format!("{dir}: {} needs a description", i.address()),
+                );
+            }
+        }
+        for i in m.items_of("variable") {
+            v.check(attr(i.body(), "type").is_some(), || {
+                format!("{dir}: {} needs a type", i.address())
+            });
+        }
+    }
+    v.outcome()
+}
+
+#[test]
+fn references_resolve_and_variables_are_documented() {
+    assert_policy(
+        references_resolve,
+        &[
+            &[("alb.tf", "target_group_arn = aws_lb_target_group.app.arn", "target_group_arn = aws_lb_target_group.missing.arn")],
+            &[("app.tf", "NEWSREAD_INGEST_INTERVAL = var.app_ingest_interval", "NEWSREAD_INGEST_INTERVAL = var.no_such_variable")],
+            &[("app.tf", "source = \"./modules/app-user-data\"", "source = \"./modules/app-user-data\"\n  unknown_argument = 1")],
+            &[("app.tf", "timeout_stop_sec = local.timeout_stop_secs", "")],
+            &[("modules/app-user-data/main.tf", "shared_dir = var.shared_dir", "shared_dir = var.shared_directory")],
+            &[("outputs.tf", "description = \"DNS name of the load balancer (with a domain it only answers CloudFront; use site_url).\"", "")],
+        ],
+    );
+}
+
+#[test]
+fn find_flexible_matches_across_alignment() {
+    let hay = "a {\n  count    = 3\n  name = \"x\"\n}";
+    assert_eq!(
+        find_flexible(hay, "count = 3 name").map(|(s, e)| &hay[s..e]),
+        Some("count    = 3\n  name")
+    );
+    assert!(find_flexible(hay, "count = 4").is_none());
+}

@@ -1,0 +1,243 @@
+//! PostgreSQL primary + streaming replica faults. Each test starts its own throwaway cluster
+//! (`scripts/db/pg`), so stopping a server never disturbs another test.
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use sqlx::Connection as _;
+
+const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/db/pg");
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Cluster {
+    async fn up() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("newsread-pg-test")
+            .tempdir()
+            .expect("temp dir");
+        let mut cluster = Self {
+            dir,
+            env: HashMap::new(),
+        };
+        cluster.run("up").await;
+        let env =
+            std::fs::read_to_string(cluster.dir.path().join("env")).expect("pg up writes env");
+        cluster.env = env
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+            .collect();
+        cluster
+    }
+
+    async fn run(&self, command: &str) {
+        let out = tokio::process::Command::new(PG)
+            .arg(command)
+            .arg(self.dir.path())
+            .output()
+            .await
+            .expect("scripts/db/pg runs");
+        assert!(
+            out.status.success(),
+            "scripts/db/pg {command} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn superuser(&self, port_var: &str) -> String {
+        format!(
+            "postgres://postgres:postgres@127.0.0.1:{}/postgres",
+            self.env[port_var]
+        )
+    }
+
+    /// An app on a fresh database of this cluster, with or without the replica.
+    async fn app(&self, with_replica: bool) -> TestApp {
+        let name = unique_name();
+        let url = create_database(&self.env["PG_PRIMARY_URL"], &name, false).await;
+        let replica = with_replica.then(|| with_database(&self.env["PG_REPLICA_URL"], &name));
+        let app = spawn_on(TestDatabase::on_server(url, replica), |_| {}).await;
+        app.sync_replica().await;
+        // The health probe may have seen the replica before the new database reached it.
+        for _ in 0..50 {
+            if app.db.replica_healthy() != Some(false) {
+                return app;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the replica never became healthy");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(PG)
+            .arg("down")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+async fn news_titles(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
+    let (status, html) = app.get_html(client, "/news").await;
+    assert_eq!(status, StatusCode::OK);
+    titles(&html)
+}
+
+#[tokio::test]
+async fn feed_reads_are_served_by_the_replica_and_own_writes_by_the_primary() {
+    let cluster = Cluster::up().await;
+    let app = cluster.app(true).await;
+    app.seed(&[article(1, "us", "en", "general")]).await;
+    let client = app.signed_up("replica_reader").await;
+    assert_eq!(news_titles(&app, &client).await.len(), 1);
+
+    // Freeze the replica: from now on it cannot see new writes.
+    let mut replica = sqlx::AnyConnection::connect(&cluster.superuser("PG_REPLICA_PORT"))
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&mut replica)
+        .await
+        .unwrap();
+    app.db
+        .upsert_articles(&[article(2, "us", "en", "general")], 0)
+        .await
+        .unwrap();
+    let served_before = app.db.read_stats().replica.load(Ordering::Relaxed);
+
+    // The feed and the API come from the frozen replica, so the new article is not there...
+    assert_eq!(
+        news_titles(&app, &client).await,
+        vec!["Article 1 from us in en about general"]
+    );
+    let api: serde_json::Value = app
+        .get(&client, "/api/v1/articles")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["articles"].as_array().unwrap().len(), 1);
+    assert!(app.db.read_stats().replica.load(Ordering::Relaxed) >= served_before + 2);
+
+    // ...while writes, sessions and the reader's own preferences use the primary.
+    let r = app.customize(&client, &[("category", "general")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, form) = app.get_html(&client, "/customize").await;
+    assert!(
+        form.contains("value=\"general\" checked"),
+        "read-your-own-writes"
+    );
+    let fresh = app.signed_up("while_frozen").await;
+    assert_eq!(news_titles(&app, &fresh).await.len(), 1);
+
+    // Thaw: the replica catches up and the article appears.
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&mut replica)
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..100 {
+        if news_titles(&app, &client).await.len() == 2 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the replica caught up");
+}
+
+#[tokio::test]
+async fn a_stopped_replica_never_shows_a_reader_an_error() {
+    let cluster = Cluster::up().await;
+    let app = cluster.app(true).await;
+    app.seed(
+        &(1..=3)
+            .map(|n| article(n, "gb", "en", "science"))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let client = app.signed_up("steady_reader").await;
+    assert_eq!(news_titles(&app, &client).await.len(), 3);
+
+    cluster.run("stop-replica").await;
+    for _ in 0..20 {
+        assert_eq!(news_titles(&app, &client).await.len(), 3);
+        let r = app.get(&client, "/api/v1/articles?country=gb").await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(
+        app.db.read_stats().primary_fallback.load(Ordering::Relaxed) > 0,
+        "reads fell back"
+    );
+
+    // Once the replica is back, reads return to it without a restart.
+    cluster.run("start-replica").await;
+    let before = app.db.read_stats().replica.load(Ordering::Relaxed);
+    let mut returned = false;
+    for _ in 0..100 {
+        assert_eq!(news_titles(&app, &client).await.len(), 3);
+        if app.db.read_stats().replica.load(Ordering::Relaxed) > before {
+            returned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(returned, "reads returned to the replica");
+}
+
+#[tokio::test]
+async fn a_primary_restart_is_survived_without_restarting_the_app() {
+    let cluster = Cluster::up().await;
+    let app = cluster.app(false).await;
+    app.seed(&[article(1, "ng", "en", "sports")]).await;
+    let client = app.signed_up("patient_reader").await;
+    assert_eq!(news_titles(&app, &client).await.len(), 1);
+
+    cluster.run("stop-primary").await;
+    // While it is down: a designed 503 with Retry-After (the client's 20 s timeout would
+    // fail the test on a hang), JSON for the API; liveness stays up, readiness goes down.
+    let r = app.get(&client, "/news").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_some());
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("cannot reach its database"));
+    let r = app.get(&client, "/api/v1/articles").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_some());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(
+        app.get(&client, "/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(app.get(&client, "/healthz").await.status(), StatusCode::OK);
+
+    cluster.run("start-primary").await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        if app.get(&client, "/news").await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "service came back without an app restart");
+    assert_eq!(
+        news_titles(&app, &client).await.len(),
+        1,
+        "same session, same feed"
+    );
+    assert_eq!(app.get(&client, "/readyz").await.status(), StatusCode::OK);
+}
