@@ -83,12 +83,19 @@ fn three_zones(tf: &Tf) -> Outcome {
             });
         }
     }
-    for (file, text) in &tf.sources {
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split('#').next().unwrap_or("");
-            for tok in code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
-                if looks_like_region(tok) && tok != "us-east-1" {
-                    v.push(format!("{file}:{}: hard-coded region {tok}", n + 1));
+    for (dir, module) in &tf.modules {
+        for item in &module.items {
+            let mut attrs = vec![];
+            all_attributes(item.body(), &mut attrs);
+            for (key, e) in attrs {
+                if key == "description" || key == "error_message" {
+                    continue;
+                }
+                let text = show(e);
+                for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                    if looks_like_region(tok) && tok != "us-east-1" {
+                        v.push(format!("{dir}/{}: {}: hard-coded region {tok}", item.file, item.address()));
+                    }
                 }
             }
         }
@@ -1319,7 +1326,7 @@ fn app_role_least_privilege(tf: &Tf) -> Outcome {
     for s in blocks(doc.body(), "statement") {
         let actions = attr(s.body(), "actions").map(strings).unwrap_or_default();
         let res = attr(s.body(), "resources")
-            .map(|e| show(&m.resolve(e)))
+            .map(|e| resolved_text(m, e))
             .unwrap_or_default();
         let conds = blocks(s.body(), "condition").len();
         if actions.iter().any(|a| a.starts_with("s3:")) {
@@ -1486,7 +1493,7 @@ fn cloudfront_caches_only_static_assets_with_us_east_1_certificate() {
         &[
             &[("edge.tf", "path_pattern = \"/static/*\"", "path_pattern = \"/assets/*\"")],
             &[("edge.tf", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_disabled.id", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_optimized.id")],
-            &[("edge.tf", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.us_east_1", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0")],
+            &[("edge.tf", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.us_east_1", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.eu_central")],
             &[("edge.tf", "name = \"AWSManagedRulesKnownBadInputsRuleSet\"", "name = \"AWSManagedRulesLinuxRuleSet\"")],
         ],
     );

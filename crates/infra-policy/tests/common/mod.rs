@@ -127,6 +127,53 @@ pub fn find_flexible(hay: &str, needle: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// When the replacement has as many words as the text it replaces, reuse the
+/// matched text's whitespace between them, so that multi-line matches stay
+/// multi-line (HCL needs one attribute per line).
+fn keep_layout(matched: &str, from: &str, to: &str) -> String {
+    let to_words: Vec<&str> = to.split_whitespace().collect();
+    if from.split_whitespace().count() != to_words.len() || to.contains('\n') {
+        return to.to_string();
+    }
+    let mut seps = vec![];
+    let mut rest = matched.trim_start();
+    let lead = &matched[..matched.len() - rest.len()];
+    while let Some(i) = rest.find(char::is_whitespace) {
+        let after = rest[i..].trim_start();
+        seps.push(&rest[i..rest.len() - after.len()]);
+        rest = after;
+    }
+    let mut out = lead.to_string();
+    for (i, w) in to_words.iter().enumerate() {
+        out.push_str(w);
+        if let Some(sep) = seps.get(i) {
+            if i + 1 < to_words.len() {
+                out.push_str(sep);
+            }
+        }
+    }
+    out
+}
+
+/// Every attribute value of a body (nested blocks included), with its key.
+pub fn all_attributes<'a>(body: &'a Body, out: &mut Vec<(&'a str, &'a Expression)>) {
+    for a in body.attributes() {
+        out.push((a.key(), a.expr()));
+    }
+    for b in body.blocks() {
+        all_attributes(b.body(), out);
+    }
+}
+
+/// An expression's text with `var.`/`local.` references followed, element
+/// by element for arrays.
+pub fn resolved_text(m: &Module, e: &Expression) -> String {
+    match m.resolve(e) {
+        Expression::Array(items) => items.iter().map(|i| show(&m.resolve(i))).collect::<Vec<_>>().join(", "),
+        other => show(&other),
+    }
+}
+
 impl Tf {
     /// Parse every .tf file under deploy/terraform (or $NEWSREAD_TF_DIR).
     pub fn load() -> Tf {
@@ -173,7 +220,8 @@ impl Tf {
                 .unwrap_or_else(|| panic!("mutation names unknown file {file}"));
             let (s, e) = find_flexible(text, from)
                 .unwrap_or_else(|| panic!("mutation text not found in {file}:\n{from}\n(update the mutation to the current .tf)"));
-            text.replace_range(s..e, to);
+            let replacement = keep_layout(&text[s..e], from, to);
+            text.replace_range(s..e, &replacement);
         }
         Tf::from_sources(sources)
     }
