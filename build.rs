@@ -37,6 +37,8 @@ fn main() {
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let static_dir = root.join("assets/static");
     println!("cargo:rerun-if-changed=assets/static");
+    // sqlx::migrate! embeds migrations at compile time; a new file must trigger a rebuild.
+    println!("cargo:rerun-if-changed=migrations");
     let mut files = Vec::new();
     walk(&static_dir, &mut files);
     files.sort();

@@ -10,10 +10,12 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::password::Passwords;
 use crate::storage::Db;
+use crate::telemetry::Metrics;
 use crate::web::{self, session, AppState};
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -23,19 +25,28 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database)?;
         db.migrate().await?;
-        if config.sample_news {
+        if config.sample_news && !config.ingest.has_sources() {
             crate::ingest::sample::load_if_empty(&db, session::now()).await?;
         }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             db,
             config: Arc::new(config),
             passwords: Passwords::new(),
             ready: Arc::new(AtomicBool::new(true)),
+            metrics: Arc::new(Metrics::new()),
         };
-        Ok(Self { listener, state })
+        Ok(Self { listener, metrics_listener, state })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -46,6 +57,10 @@ impl Application {
         &self.state.db
     }
 
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then drains: `/readyz` turns 503 at once, requests
     /// keep being served for the grace period so the load balancer can move traffic away,
     /// then the listener closes, in-flight requests finish and the pools close.
@@ -53,8 +68,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state } = self;
+        let Application { listener, metrics_listener, state } = self;
         state.db.spawn_health_monitor();
+        if let Some(l) = metrics_listener {
+            let router = web::metrics::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, router).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         spawn_session_sweeper(state.clone());
         let grace = state.config.shutdown_grace;
         let ready = state.ready.clone();

@@ -38,24 +38,16 @@ resource "aws_acm_certificate" "cloudfront" {
   }
 }
 
-locals {
-  # Both certificates name domain_name and so share its validation record:
-  # group by name and create each record once.
-  acm_validation = local.edge_enabled ? {
-    for name, dvos in {
-      for dvo in concat(tolist(aws_acm_certificate.alb[0].domain_validation_options), tolist(aws_acm_certificate.cloudfront[0].domain_validation_options)) :
-      dvo.domain_name => dvo...
-    } : name => dvos[0]
-  } : {}
-}
-
+# DNS validation records, keyed by the names (known at plan time). ACM's
+# record for a name is the same for every certificate of the account, so the
+# CloudFront certificate (domain_name only) reuses the ALB certificate's.
 resource "aws_route53_record" "acm_validation" {
-  for_each = local.acm_validation
+  for_each = local.edge_enabled ? toset([var.domain_name, local.origin_fqdn]) : toset([])
 
   zone_id         = var.route53_zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
+  name            = one([for d in aws_acm_certificate.alb[0].domain_validation_options : d.resource_record_name if d.domain_name == each.key])
+  type            = one([for d in aws_acm_certificate.alb[0].domain_validation_options : d.resource_record_type if d.domain_name == each.key])
+  records         = [one([for d in aws_acm_certificate.alb[0].domain_validation_options : d.resource_record_value if d.domain_name == each.key])]
   ttl             = 300
   allow_overwrite = true
 }

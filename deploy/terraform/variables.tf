@@ -21,8 +21,8 @@ variable "name" {
   default     = "newsread"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,14}$", var.name))
-    error_message = "name must be 2-15 characters: lower-case letters, digits and hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,13}$", var.name))
+    error_message = "name must be 2-14 characters: lower-case letters, digits and hyphens, starting with a letter (bucket names must stay within 63 characters)."
   }
 }
 

@@ -15,6 +15,7 @@ pub use duration::{format_duration, parse_duration};
 use ipnet::IpNet;
 pub use secret::{DatabaseUrl, Secret};
 
+use crate::domain::vocab::Dimension;
 use crate::storage::Dialect;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/newsread.db";
@@ -30,8 +31,68 @@ pub struct Config {
     /// How long `/readyz` reports 503 before the listener closes on SIGTERM.
     pub shutdown_grace: Duration,
     pub request_timeout: Duration,
-    /// Load the bundled sample articles into an empty database.
+    /// Load the bundled sample articles into an empty database when no source is configured.
     pub sample_news: bool,
+    /// Prometheus metrics listener; never the public one.
+    pub metrics_listen: Option<SocketAddr>,
+    pub ingest: IngestConfig,
+    pub throttle: ThrottleConfig,
+    pub aws: AwsConfig,
+}
+
+/// News ingestion: sources, schedule, quota and retention.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Run the scheduler inside `serve` on this instance (a database lease still makes sure
+    /// only one instance fetches per cycle).
+    pub enabled: bool,
+    pub interval: Duration,
+    pub mediastack_access_key: Option<Secret<String>>,
+    pub mediastack_base_url: String,
+    /// Requests per calendar month (UTC) the scheduler may spend; the free plan has 100.
+    pub mediastack_monthly_budget: u32,
+    /// What to ask mediastack for; empty means everything.
+    pub mediastack_filter: crate::domain::feed::FeedFilter,
+    pub feeds: Vec<FeedSource>,
+    pub retention_days: u32,
+}
+
+impl IngestConfig {
+    pub fn has_sources(&self) -> bool {
+        self.mediastack_access_key.is_some() || !self.feeds.is_empty()
+    }
+}
+
+/// One RSS 2.0, Atom or JSON Feed URL, with the tags its articles get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    pub url: String,
+    pub country: Option<&'static str>,
+    pub language: Option<&'static str>,
+    pub category: Option<&'static str>,
+}
+
+/// A fixed-window limit: at most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    pub login_per_account: Limit,
+    pub login_per_address: Limit,
+    pub register_per_address: Limit,
+}
+
+/// AWS Secrets Manager sources for credentials (the SDK's standard chain finds the rest).
+#[derive(Debug, Clone, Default)]
+pub struct AwsConfig {
+    /// RDS-managed secret `{"username","password"}` for the database URLs.
+    pub database_secret_arn: Option<String>,
+    /// Secret whose value is the mediastack key, plain or `{"access_key": "..."}`.
+    pub mediastack_secret_arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,81 +131,49 @@ pub enum LogFormat {
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
 pub struct ConfigError(pub Vec<String>);
 
-/// One documented option; the table drives parsing, `check-config` and the README.
-struct Opt {
-    name: &'static str,
-    secret: bool,
-}
+/// Every option; unknown `NEWSREAD_*` variables are reported as likely typos.
+const OPTIONS: &[&str] = &[
+    "NEWSREAD_LISTEN",
+    "NEWSREAD_CONFIG_FILE",
+    "NEWSREAD_DATABASE_URL",
+    "NEWSREAD_DATABASE_REPLICA_URL",
+    "NEWSREAD_DATABASE_MAX_CONNECTIONS",
+    "NEWSREAD_DATABASE_MIN_CONNECTIONS",
+    "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
+    "NEWSREAD_DATABASE_IDLE_TIMEOUT",
+    "NEWSREAD_DATABASE_MAX_LIFETIME",
+    "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
+    "NEWSREAD_DATABASE_SECRET_ARN",
+    "NEWSREAD_SESSION_IDLE_TIMEOUT",
+    "NEWSREAD_SESSION_LIFETIME",
+    "NEWSREAD_TRUSTED_PROXIES",
+    "NEWSREAD_LOG_FORMAT",
+    "NEWSREAD_LOG",
+    "NEWSREAD_SHUTDOWN_GRACE",
+    "NEWSREAD_REQUEST_TIMEOUT",
+    "NEWSREAD_SAMPLE_NEWS",
+    "NEWSREAD_METRICS_LISTEN",
+    "NEWSREAD_INGEST",
+    "NEWSREAD_INGEST_INTERVAL",
+    "NEWSREAD_MEDIASTACK_ACCESS_KEY",
+    "NEWSREAD_MEDIASTACK_SECRET_ARN",
+    "NEWSREAD_MEDIASTACK_BASE_URL",
+    "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
+    "NEWSREAD_MEDIASTACK_COUNTRIES",
+    "NEWSREAD_MEDIASTACK_LANGUAGES",
+    "NEWSREAD_MEDIASTACK_CATEGORIES",
+    "NEWSREAD_FEEDS",
+    "NEWSREAD_RETENTION_DAYS",
+    "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
+    "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
+    "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
+];
 
-const OPTIONS: &[Opt] = &[
-    Opt {
-        name: "NEWSREAD_LISTEN",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_URL",
-        secret: true,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_REPLICA_URL",
-        secret: true,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_MAX_CONNECTIONS",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_MIN_CONNECTIONS",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_IDLE_TIMEOUT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_MAX_LIFETIME",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_SESSION_IDLE_TIMEOUT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_SESSION_LIFETIME",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_TRUSTED_PROXIES",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_LOG_FORMAT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_LOG",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_SHUTDOWN_GRACE",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_REQUEST_TIMEOUT",
-        secret: false,
-    },
-    Opt {
-        name: "NEWSREAD_SAMPLE_NEWS",
-        secret: false,
-    },
+/// Options whose values are secrets: they may come from `NAME_FILE` and are never printed.
+const SECRETS: &[&str] = &[
+    "NEWSREAD_DATABASE_URL",
+    "NEWSREAD_DATABASE_REPLICA_URL",
+    "NEWSREAD_MEDIASTACK_ACCESS_KEY",
 ];
 
 /// Reads values (resolving `*_FILE`) and records errors instead of stopping at the first.
@@ -155,7 +184,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn raw(&mut self, name: &str) -> Option<String> {
-        let secret = OPTIONS.iter().any(|o| o.name == name && o.secret);
+        let secret = SECRETS.contains(&name);
         let direct = self.vars.get(name).filter(|v| !v.is_empty());
         let file_var = format!("{name}_FILE");
         let file = self.vars.get(&file_var).filter(|v| !v.is_empty());
@@ -305,6 +334,75 @@ impl Config {
             shutdown_grace: r.duration("NEWSREAD_SHUTDOWN_GRACE", Duration::from_secs(20)),
             request_timeout: r.duration("NEWSREAD_REQUEST_TIMEOUT", Duration::from_secs(30)),
             sample_news: r.switch("NEWSREAD_SAMPLE_NEWS", true),
+            metrics_listen: r.parse("NEWSREAD_METRICS_LISTEN", None, |v| {
+                v.trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:9464"))
+            }),
+            ingest: IngestConfig {
+                enabled: r.switch("NEWSREAD_INGEST", true),
+                interval: r.duration("NEWSREAD_INGEST_INTERVAL", Duration::from_secs(15 * 60)),
+                mediastack_access_key: r.raw("NEWSREAD_MEDIASTACK_ACCESS_KEY").map(Secret::new),
+                mediastack_base_url: r.parse(
+                    "NEWSREAD_MEDIASTACK_BASE_URL",
+                    "http://api.mediastack.com/v1".to_owned(),
+                    parse_http_url,
+                ),
+                mediastack_monthly_budget: r.number(
+                    "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
+                    100,
+                    1..=1_000_000,
+                ),
+                mediastack_filter: {
+                    let mut f = crate::domain::feed::FeedFilter::default();
+                    for (name, d) in [
+                        ("NEWSREAD_MEDIASTACK_COUNTRIES", Dimension::Country),
+                        ("NEWSREAD_MEDIASTACK_LANGUAGES", Dimension::Language),
+                        ("NEWSREAD_MEDIASTACK_CATEGORIES", Dimension::Category),
+                    ] {
+                        if let Some(v) = r.raw(name) {
+                            if let Err(e) = f.add(d, &v) {
+                                r.errors.push(format!("{name}: {e}"));
+                            }
+                        }
+                    }
+                    f.normalize();
+                    f
+                },
+                feeds: r.parse("NEWSREAD_FEEDS", Vec::new(), parse_feeds),
+                retention_days: r.number("NEWSREAD_RETENTION_DAYS", 30, 1..=36_500),
+            },
+            throttle: ThrottleConfig {
+                login_per_account: r.parse(
+                    "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
+                    Limit {
+                        max: 10,
+                        window: Duration::from_secs(900),
+                    },
+                    parse_limit,
+                ),
+                login_per_address: r.parse(
+                    "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
+                    Limit {
+                        max: 50,
+                        window: Duration::from_secs(900),
+                    },
+                    parse_limit,
+                ),
+                register_per_address: r.parse(
+                    "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
+                    Limit {
+                        max: 10,
+                        window: Duration::from_secs(3600),
+                    },
+                    parse_limit,
+                ),
+            },
+            aws: AwsConfig {
+                database_secret_arn: r.raw("NEWSREAD_DATABASE_SECRET_ARN"),
+                mediastack_secret_arn: r.raw("NEWSREAD_MEDIASTACK_SECRET_ARN"),
+            },
         };
         let mut errors = r.errors;
         errors.extend(config.cross_field_problems());
@@ -343,6 +441,16 @@ impl Config {
                 }
             }
         }
+        if self.ingest.mediastack_access_key.is_some() && self.aws.mediastack_secret_arn.is_some() {
+            problems.push(
+                "NEWSREAD_MEDIASTACK_ACCESS_KEY and NEWSREAD_MEDIASTACK_SECRET_ARN are both set; set only one".to_owned(),
+            );
+        }
+        if let Some(m) = self.metrics_listen {
+            if m == self.listen {
+                problems.push("NEWSREAD_METRICS_LISTEN must differ from NEWSREAD_LISTEN: metrics are never public".to_owned());
+            }
+        }
         if self.session.idle_timeout > self.session.lifetime {
             problems
                 .push("NEWSREAD_SESSION_IDLE_TIMEOUT exceeds NEWSREAD_SESSION_LIFETIME".to_owned());
@@ -352,6 +460,7 @@ impl Config {
             ("NEWSREAD_DATABASE_REPLICA_TIMEOUT", db.replica_timeout),
             ("NEWSREAD_REQUEST_TIMEOUT", self.request_timeout),
             ("NEWSREAD_SESSION_IDLE_TIMEOUT", self.session.idle_timeout),
+            ("NEWSREAD_INGEST_INTERVAL", self.ingest.interval),
         ] {
             if d.is_zero() {
                 problems.push(format!("{name} must be greater than zero"));
@@ -366,7 +475,7 @@ impl Config {
             .filter(|k| k.starts_with("NEWSREAD_"))
             .filter(|k| {
                 let base = k.strip_suffix("_FILE").unwrap_or(k);
-                !OPTIONS.iter().any(|o| o.name == base) && !k.starts_with("NEWSREAD_TEST_")
+                !OPTIONS.contains(&base) && !k.starts_with("NEWSREAD_TEST_")
             })
             .cloned()
             .collect()
@@ -441,9 +550,78 @@ impl Config {
                 "NEWSREAD_REQUEST_TIMEOUT",
                 format_duration(self.request_timeout),
             ),
+            ("NEWSREAD_SAMPLE_NEWS", on_off(self.sample_news)),
             (
-                "NEWSREAD_SAMPLE_NEWS",
-                if self.sample_news { "on" } else { "off" }.to_owned(),
+                "NEWSREAD_METRICS_LISTEN",
+                self.metrics_listen
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("NEWSREAD_INGEST", on_off(self.ingest.enabled)),
+            (
+                "NEWSREAD_INGEST_INTERVAL",
+                format_duration(self.ingest.interval),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_ACCESS_KEY",
+                self.ingest
+                    .mediastack_access_key
+                    .as_ref()
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_BASE_URL",
+                self.ingest.mediastack_base_url.clone(),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
+                self.ingest.mediastack_monthly_budget.to_string(),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_COUNTRIES",
+                self.ingest.mediastack_filter.stored(Dimension::Country),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_LANGUAGES",
+                self.ingest.mediastack_filter.stored(Dimension::Language),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_CATEGORIES",
+                self.ingest.mediastack_filter.stored(Dimension::Category),
+            ),
+            (
+                "NEWSREAD_FEEDS",
+                self.ingest
+                    .feeds
+                    .iter()
+                    .map(describe_feed)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            (
+                "NEWSREAD_RETENTION_DAYS",
+                self.ingest.retention_days.to_string(),
+            ),
+            (
+                "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
+                describe_limit(self.throttle.login_per_account),
+            ),
+            (
+                "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
+                describe_limit(self.throttle.login_per_address),
+            ),
+            (
+                "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
+                describe_limit(self.throttle.register_per_address),
+            ),
+            (
+                "NEWSREAD_DATABASE_SECRET_ARN",
+                self.aws.database_secret_arn.clone().unwrap_or_default(),
+            ),
+            (
+                "NEWSREAD_MEDIASTACK_SECRET_ARN",
+                self.aws.mediastack_secret_arn.clone().unwrap_or_default(),
             ),
         ];
         let mut out = String::new();
@@ -452,6 +630,93 @@ impl Config {
         }
         out
     }
+}
+
+fn on_off(b: bool) -> String {
+    if b { "on" } else { "off" }.to_owned()
+}
+
+fn describe_limit(l: Limit) -> String {
+    format!("{}/{}", l.max, format_duration(l.window))
+}
+
+fn describe_feed(f: &FeedSource) -> String {
+    let mut out = f.url.clone();
+    for (k, v) in [
+        ("country", f.country),
+        ("language", f.language),
+        ("category", f.category),
+    ] {
+        if let Some(v) = v {
+            out.push_str(&format!(" {k}={v}"));
+        }
+    }
+    out
+}
+
+/// `N/duration`, e.g. `10/15m`.
+fn parse_limit(v: &str) -> Result<Limit, String> {
+    let bad = || format!("`{v}` is not a limit such as 10/15m (events per window)");
+    let (n, w) = v.trim().split_once('/').ok_or_else(bad)?;
+    let max: u32 = n.trim().parse().map_err(|_| bad())?;
+    let window = parse_duration(w).map_err(|_| bad())?;
+    if max == 0 || window.is_zero() {
+        return Err(bad());
+    }
+    Ok(Limit { max, window })
+}
+
+fn parse_http_url(v: &str) -> Result<String, String> {
+    match url::Url::parse(v.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(v.trim().trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!("`{v}` is not an http(s) URL")),
+    }
+}
+
+/// Feeds separated by `;` or newlines, each a URL followed by optional `country=`,
+/// `language=` and `category=` tags: `https://a.example/rss country=ng category=sports`.
+fn parse_feeds(v: &str) -> Result<Vec<FeedSource>, String> {
+    let mut feeds = Vec::new();
+    for entry in v
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let mut parts = entry.split_whitespace();
+        let url = parse_http_url(parts.next().unwrap_or_default())?;
+        let mut feed = FeedSource {
+            url,
+            country: None,
+            language: None,
+            category: None,
+        };
+        for tag in parts {
+            let (k, val) = tag
+                .split_once('=')
+                .ok_or_else(|| format!("`{tag}` in `{entry}` is not a tag such as country=ng"))?;
+            let (slot, d) = match k {
+                "country" => (&mut feed.country, Dimension::Country),
+                "language" => (&mut feed.language, Dimension::Language),
+                "category" => (&mut feed.category, Dimension::Category),
+                _ => {
+                    return Err(format!(
+                        "unknown tag `{k}` in `{entry}` (use country, language, category)"
+                    ))
+                }
+            };
+            *slot = Some(
+                d.lookup(val)
+                    .ok_or_else(|| format!("unknown {k} `{val}` in `{entry}`"))?,
+            );
+        }
+        if feeds.iter().any(|f: &FeedSource| f.url == feed.url) {
+            return Err(format!("feed `{}` is listed twice", feed.url));
+        }
+        feeds.push(feed);
+    }
+    Ok(feeds)
 }
 
 fn parse_cidrs(v: &str) -> Result<Vec<IpNet>, String> {
@@ -523,6 +788,26 @@ mod tests {
     }
 
     #[test]
+    fn only_secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "abc123\n").unwrap();
+        let p = path.to_str().unwrap();
+        let c = Config::from_vars(vars(&[("NEWSREAD_MEDIASTACK_ACCESS_KEY_FILE", p)])).unwrap();
+        assert_eq!(
+            c.ingest
+                .mediastack_access_key
+                .as_ref()
+                .map(|k| k.expose().as_str()),
+            Some("abc123")
+        );
+        assert!(c
+            .describe()
+            .contains("NEWSREAD_MEDIASTACK_ACCESS_KEY=[redacted]"));
+        assert!(Config::from_vars(vars(&[("NEWSREAD_LISTEN_FILE", p)])).is_err());
+    }
+
+    #[test]
     fn both_value_and_file_is_an_error() {
         let err = Config::from_vars(vars(&[
             ("NEWSREAD_DATABASE_URL", "sqlite://a.db"),
@@ -540,6 +825,37 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("replica must use"), "{err}");
+    }
+
+    #[test]
+    fn feeds_limits_and_ingest_options_parse() {
+        let c = Config::from_vars(vars(&[
+            ("NEWSREAD_FEEDS", "https://a.example/rss country=ng category=sports;\n http://b.example/atom.xml language=fr"),
+            ("NEWSREAD_THROTTLE_LOGIN_ACCOUNT", "5/10m"),
+            ("NEWSREAD_MEDIASTACK_COUNTRIES", "us,gb"),
+            ("NEWSREAD_INGEST_INTERVAL", "3s"),
+        ]))
+        .unwrap();
+        assert_eq!(c.ingest.feeds.len(), 2);
+        assert_eq!(c.ingest.feeds[0].country, Some("ng"));
+        assert_eq!(c.ingest.feeds[1].language, Some("fr"));
+        assert_eq!(
+            c.throttle.login_per_account,
+            Limit {
+                max: 5,
+                window: Duration::from_secs(600)
+            }
+        );
+        assert_eq!(c.ingest.mediastack_filter.countries, vec!["gb", "us"]);
+        assert_eq!(c.ingest.interval, Duration::from_secs(3));
+        assert!(c.ingest.has_sources());
+        let err = Config::from_vars(vars(&[
+            ("NEWSREAD_FEEDS", "ftp://x.example/feed"),
+            ("NEWSREAD_THROTTLE_LOGIN_ADDRESS", "lots"),
+            ("NEWSREAD_MEDIASTACK_CATEGORIES", "gossip"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
     }
 
     #[test]

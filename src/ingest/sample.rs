@@ -53,7 +53,7 @@ pub fn articles(now: i64) -> anyhow::Result<Vec<NewArticle>> {
 /// Loads the sample set into an empty database. Safe when several instances start at once:
 /// articles are unique by URL.
 pub async fn load_if_empty(db: &Db, now: i64) -> Result<Option<InsertStats>, Error> {
-    if db.count_articles().await? > 0 {
+    if db.has_articles().await? {
         return Ok(None);
     }
     let articles = articles(now).map_err(|e| Error::Query(sqlx::Error::Protocol(e.to_string())))?;

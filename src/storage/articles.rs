@@ -191,6 +191,14 @@ impl Db {
         Ok(stats)
     }
 
+    /// Cheap on any archive size, unlike COUNT(*): used at start-up.
+    pub async fn has_articles(&self) -> Result<bool, Error> {
+        let row = sqlx::query("SELECT id FROM articles LIMIT 1")
+            .fetch_optional(self.primary()?)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn count_articles(&self) -> Result<i64, Error> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM articles")
             .fetch_one(self.primary()?)

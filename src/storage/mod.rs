@@ -280,6 +280,21 @@ impl Db {
         &self.inner.stats
     }
 
+    /// (pool name, open connections, idle connections, healthy) for each pool, for metrics.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize, bool)> {
+        let inner = &self.inner;
+        let mut stats = vec![(
+            "primary",
+            inner.primary.size(),
+            inner.primary.num_idle(),
+            inner.primary_healthy.load(Ordering::Relaxed),
+        )];
+        if let Some(r) = &inner.replica {
+            stats.push(("replica", r.pool.size(), r.pool.num_idle(), r.healthy.load(Ordering::Relaxed)));
+        }
+        stats
+    }
+
     /// `None` without a replica; else whether reads currently go to it.
     pub fn replica_healthy(&self) -> Option<bool> {
         self.inner

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod error;
 mod form;
 mod health;
+pub mod metrics;
 mod pages;
 pub mod session;
 
@@ -28,6 +29,7 @@ use tracing::Instrument as _;
 use crate::config::Config;
 use crate::password::Passwords;
 use crate::storage::Db;
+use crate::telemetry::Metrics;
 use error::AppError;
 
 /// Form and API bodies are small; anything larger is refused with 413.
@@ -40,6 +42,7 @@ pub struct AppState {
     pub passwords: Passwords,
     /// False from the moment a shutdown starts, so the load balancer drains this instance.
     pub ready: Arc<AtomicBool>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What every page's frame needs.
@@ -176,7 +179,9 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         headers.insert(HeaderName::from_static("x-request-id"), v);
     }
     let status = response.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed().as_secs_f64();
+    state.metrics.observe_request(method.as_str(), &route, status, elapsed);
+    let latency_ms = elapsed * 1000.0;
     let _enter = span.enter();
     if route == "/healthz" || route == "/readyz" {
         tracing::debug!(status, latency_ms, "request");

@@ -129,6 +129,7 @@ pub async fn fresh_database() -> TestDatabase {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub db: Db,
     pub database: TestDatabase,

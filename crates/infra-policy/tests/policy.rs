@@ -94,7 +94,11 @@ fn three_zones(tf: &Tf) -> Outcome {
                 let text = show(e);
                 for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
                     if looks_like_region(tok) && tok != "us-east-1" {
-                        v.push(format!("{dir}/{}: {}: hard-coded region {tok}", item.file, item.address()));
+                        v.push(format!(
+                            "{dir}/{}: {}: hard-coded region {tok}",
+                            item.file,
+                            item.address()
+                        ));
                     }
                 }
             }

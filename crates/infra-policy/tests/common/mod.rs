@@ -169,7 +169,11 @@ pub fn all_attributes<'a>(body: &'a Body, out: &mut Vec<(&'a str, &'a Expression
 /// by element for arrays.
 pub fn resolved_text(m: &Module, e: &Expression) -> String {
     match m.resolve(e) {
-        Expression::Array(items) => items.iter().map(|i| show(&m.resolve(i))).collect::<Vec<_>>().join(", "),
+        Expression::Array(items) => items
+            .iter()
+            .map(|i| show(&m.resolve(i)))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => show(&other),
     }
 }

@@ -24,3 +24,6 @@ pub fn init(config: &LogConfig) {
         LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };
 }
+
+pub mod metrics;
+pub use metrics::Metrics;
