@@ -164,10 +164,12 @@ pub async fn spawn_on(database: TestDatabase, tweak: impl FnOnce(&mut Config)) -
     }
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
+    let metrics_addr = app.metrics_addr();
     let db = app.db().clone();
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         addr,
+        metrics_addr,
         base: format!("http://{addr}"),
         db,
         database,
