@@ -10,7 +10,7 @@
 #   3. cloud-init user data: rendered by `terraform apply` of the provider-less
 #      module modules/app-user-data with sample values; YAML, file contents,
 #      no secret values (only ARNs), nothing built at boot; bash -n and
-#      shellcheck on the boot script; a secret in the environment is refused
+#      ShellCheck on the boot script; a secret in the environment is refused
 #   4. systemd: the rendered newsread.service through `systemd-analyze verify`
 #      (no warning allowed) and `systemd-analyze security` (exposure <= 2.0)
 #   5. fetch-s3-object: SigV4 signature equal to botocore's, and a download

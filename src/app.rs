@@ -46,7 +46,11 @@ impl Application {
             ready: Arc::new(AtomicBool::new(true)),
             metrics: Arc::new(Metrics::new()),
         };
-        Ok(Self { listener, metrics_listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -58,7 +62,9 @@ impl Application {
     }
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains: `/readyz` turns 503 at once, requests
@@ -68,7 +74,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, metrics_listener, state } = self;
+        let Application {
+            listener,
+            metrics_listener,
+            state,
+        } = self;
         state.db.spawn_health_monitor();
         if let Some(l) = metrics_listener {
             let router = web::metrics::router(state.clone());
@@ -102,7 +112,8 @@ impl Application {
     }
 }
 
-/// Deletes expired sessions hourly; lookups already ignore them, this keeps the table small.
+/// Deletes expired sessions and ended throttle windows hourly; lookups already ignore them,
+/// this keeps the tables small.
 fn spawn_session_sweeper(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -115,6 +126,20 @@ fn spawn_session_sweeper(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+            let t = &state.config.throttle;
+            let longest = [
+                t.login_per_account,
+                t.login_per_address,
+                t.register_per_address,
+            ]
+            .iter()
+            .map(|l| l.window.as_secs())
+            .max()
+            .unwrap_or(0);
+            let cutoff = now.saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
+            if let Err(e) = state.db.purge_rate_limits(cutoff).await {
+                tracing::warn!(error = %e, "rate-limit sweep failed");
             }
         }
     });

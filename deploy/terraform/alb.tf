@@ -56,10 +56,6 @@ resource "aws_lb_target_group" "app" {
     type    = "lb_cookie"
     enabled = false
   }
-
-  lifecycle {
-    create_before_destroy = true
-  }
 }
 
 # ------------------------------------------------------- with a domain ---

@@ -396,7 +396,7 @@ resource "aws_wafv2_web_acl_logging_configuration" "edge" {
   resource_arn            = aws_wafv2_web_acl.edge[0].arn
   log_destination_configs = [aws_cloudwatch_log_group.waf[0].arn]
 
-  # Never log the origin secret or session cookies.
+  # Keep session cookies (nr_session, nr_csrf) out of the WAF logs.
   redacted_fields {
     single_header {
       name = "cookie"

@@ -6,6 +6,7 @@
 //! the statements whose syntax really differs branch on [`Dialect`].
 mod articles;
 mod preferences;
+mod rate_limits;
 mod sessions;
 mod users;
 
@@ -21,6 +22,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
 pub use articles::{FeedPage, InsertStats};
+pub use rate_limits::Window;
 pub use sessions::SessionRecord;
 pub use users::Credentials;
 
@@ -290,7 +292,12 @@ impl Db {
             inner.primary_healthy.load(Ordering::Relaxed),
         )];
         if let Some(r) = &inner.replica {
-            stats.push(("replica", r.pool.size(), r.pool.num_idle(), r.healthy.load(Ordering::Relaxed)));
+            stats.push((
+                "replica",
+                r.pool.size(),
+                r.pool.num_idle(),
+                r.healthy.load(Ordering::Relaxed),
+            ));
         }
         stats
     }

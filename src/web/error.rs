@@ -23,6 +23,8 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("{0}")]
     Unprocessable(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
     #[error("database unavailable")]
     Unavailable(#[source] storage::Error),
     #[error(transparent)]
@@ -53,6 +55,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +70,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Unprocessable(_) => "invalid_parameter",
+            AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -83,6 +87,13 @@ impl AppError {
             AppError::NotFound => "There is nothing at this address.".into(),
             AppError::PayloadTooLarge => "What you sent is too large.".into(),
             AppError::UnsupportedMediaType => "This request's content type is not supported.".into(),
+            AppError::TooManyRequests { retry_after } => {
+                let minutes = retry_after.div_ceil(60);
+                format!(
+                    "Too many attempts. Please wait {minutes} minute{} and try again.",
+                    if minutes == 1 { "" } else { "s" }
+                )
+            }
             AppError::Unavailable(_) => {
                 "NewsRead cannot reach its database right now. Please try again in a few seconds.".into()
             }

@@ -8,6 +8,7 @@ mod health;
 pub mod metrics;
 mod pages;
 pub mod session;
+mod throttle;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
@@ -180,7 +181,9 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
     }
     let status = response.status().as_u16();
     let elapsed = start.elapsed().as_secs_f64();
-    state.metrics.observe_request(method.as_str(), &route, status, elapsed);
+    state
+        .metrics
+        .observe_request(method.as_str(), &route, status, elapsed);
     let latency_ms = elapsed * 1000.0;
     let _enter = span.enter();
     if route == "/healthz" || route == "/readyz" {

@@ -162,6 +162,8 @@ pub struct PageContext {
     flash: Option<Flash>,
     had_flash_cookie: bool,
     pub secure: bool,
+    /// The client's address, after trusted-proxy headers.
+    pub client_ip: Option<std::net::IpAddr>,
     path_and_query: String,
 }
 
@@ -172,10 +174,9 @@ impl FromRequestParts<AppState> for PageContext {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let secure = parts
-            .extensions
-            .get::<ClientInfo>()
-            .is_some_and(|c| c.https);
+        let client = parts.extensions.get::<ClientInfo>();
+        let secure = client.is_some_and(|c| c.https);
+        let client_ip = client.and_then(|c| c.ip);
         let user = load_user(state, &parts.headers).await?;
         let (csrf_token, new_csrf_cookie) = match &user {
             Some(u) => (u.csrf_token.clone(), false),
@@ -192,6 +193,7 @@ impl FromRequestParts<AppState> for PageContext {
             flash: flash_cookie.as_deref().and_then(Flash::from_code),
             had_flash_cookie: flash_cookie.is_some(),
             secure,
+            client_ip,
             path_and_query: parts
                 .uri
                 .path_and_query()

@@ -143,6 +143,14 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.database.replica_url = database.replica_url.clone().map(DatabaseUrl::new);
     config.shutdown_grace = std::time::Duration::ZERO;
     config.sample_news = false;
+    // Tests sign up many users from one address; the throttling tests set tight limits.
+    let generous = newsread::config::Limit {
+        max: 100_000,
+        window: std::time::Duration::from_secs(60),
+    };
+    config.throttle.login_per_account = generous;
+    config.throttle.login_per_address = generous;
+    config.throttle.register_per_address = generous;
     config
 }
 

@@ -53,7 +53,7 @@ fn three_zones(tf: &Tf) -> Outcome {
     }
     let mt = m.resource("aws_efs_mount_target", "shared");
     v.check(
-        mt.map_or(false, |i| {
+        mt.is_some_and(|i| {
             attr(i.body(), "count").and_then(|e| m.number(e)) == Some(3.0)
                 && attr_text(i.body(), "subnet_id").contains("aws_subnet.private_data")
         }),
@@ -170,7 +170,7 @@ fn tiered_security_groups(tf: &Tf) -> Outcome {
             None => v.push(format!("aws_security_group.{name} missing")),
             Some(sg) => {
                 v.check(
-                    attr_str(sg.body(), "description").map_or(false, |d| d.len() > 10),
+                    attr_str(sg.body(), "description").is_some_and(|d| d.len() > 10),
                     || format!("aws_security_group.{name} needs a description"),
                 );
                 v.check(blocks(sg.body(), "ingress").is_empty() && blocks(sg.body(), "egress").is_empty(),
@@ -188,7 +188,7 @@ fn tiered_security_groups(tf: &Tf) -> Outcome {
     {
         let b = r.body();
         v.check(
-            attr_str(b, "description").map_or(false, |d| d.len() > 5),
+            attr_str(b, "description").is_some_and(|d| d.len() > 5),
             || format!("{} needs a description", r.address()),
         );
         if r.label(0).ends_with("ingress_rule") {
@@ -279,7 +279,7 @@ fn only_alb_faces_the_internet(tf: &Tf) -> Outcome {
         "alb_https_from_cloudfront",
     );
     v.check(
-        cf.map_or(false, |r| {
+        cf.is_some_and(|r| {
             attr_text(r.body(), "prefix_list_id").contains("aws_ec2_managed_prefix_list.cloudfront")
         }),
         || "with a domain, HTTPS must come from CloudFront's origin-facing prefix list".into(),
@@ -446,13 +446,12 @@ fn database(tf: &Tf) -> Outcome {
     }
     // TLS forced by the parameter group of each engine.
     let param = |res: &str, name: &str| {
-        m.resource("aws_db_parameter_group", res)
-            .map_or(false, |g| {
-                blocks(g.body(), "parameter").iter().any(|b| {
-                    attr_str(b.body(), "name").as_deref() == Some(name)
-                        && attr_str(b.body(), "value").as_deref() == Some("1")
-                })
+        m.resource("aws_db_parameter_group", res).is_some_and(|g| {
+            blocks(g.body(), "parameter").iter().any(|b| {
+                attr_str(b.body(), "name").as_deref() == Some(name)
+                    && attr_str(b.body(), "value").as_deref() == Some("1")
             })
+        })
     };
     v.check(param("postgres", "rds.force_ssl"), || {
         "postgres parameter group must set rds.force_ssl = 1".into()
@@ -462,7 +461,7 @@ fn database(tf: &Tf) -> Outcome {
     });
     let engine = m
         .variable("db_engine")
-        .map(|i| show_validations(i))
+        .map(show_validations)
         .unwrap_or_default();
     v.check(
         engine.contains("postgres") && engine.contains("mysql"),
@@ -519,15 +518,15 @@ fn efs(tf: &Tf) -> Outcome {
             let b = a.body();
             let user = block_path(b, &["posix_user"]);
             v.check(
-                user.map_or(false, |u| {
+                user.is_some_and(|u| {
                     attr_text(u, "uid") == "var.app_uid" && attr_text(u, "gid") == "var.app_uid"
                 }),
                 || "access point needs a fixed POSIX uid/gid".into(),
             );
             let root = block_path(b, &["root_directory"]);
             v.check(
-                root.map_or(false, |r| {
-                    attr_str(r, "path").map_or(false, |p| p.len() > 1)
+                root.is_some_and(|r| {
+                    attr_str(r, "path").is_some_and(|p| p.len() > 1)
                         && block_path(r, &["creation_info"]).is_some()
                 }),
                 || "access point needs a root directory with creation_info".into(),
@@ -611,7 +610,7 @@ fn encryption_everywhere(tf: &Tf) -> Outcome {
     let yes = |b: &hcl::Body, k: &str| attr(b, k).and_then(|e| m.boolean(e)) == Some(true);
     for lt in m.resources("aws_launch_template") {
         for bdm in blocks(lt.body(), "block_device_mappings") {
-            let ok = block_path(bdm.body(), &["ebs"]).map_or(false, |e| yes(e, "encrypted"));
+            let ok = block_path(bdm.body(), &["ebs"]).is_some_and(|e| yes(e, "encrypted"));
             v.check(ok, || {
                 format!("{}: EBS volumes must be encrypted", lt.address())
             });
@@ -623,7 +622,7 @@ fn encryption_everywhere(tf: &Tf) -> Outcome {
     }
     for i in m.resources("aws_instance") {
         v.check(
-            block_path(i.body(), &["root_block_device"]).map_or(false, |b| yes(b, "encrypted")),
+            block_path(i.body(), &["root_block_device"]).is_some_and(|b| yes(b, "encrypted")),
             || format!("{}: root volume must be encrypted", i.address()),
         );
     }
@@ -645,7 +644,7 @@ fn encryption_everywhere(tf: &Tf) -> Outcome {
         .filter(|c| {
             blocks(c.body(), "rule").iter().any(|r| {
                 block_path(r.body(), &["apply_server_side_encryption_by_default"])
-                    .map_or(false, |d| attr(d, "sse_algorithm").is_some())
+                    .is_some_and(|d| attr(d, "sse_algorithm").is_some())
             })
         })
         .map(|c| attr_text(c.body(), "bucket"))
@@ -729,17 +728,15 @@ fn ami_and_launch_template(tf: &Tf) -> Outcome {
     });
     let lt = m.resource("aws_launch_template", "app");
     v.check(
-        lt.map_or(false, |l| attr_text(l.body(), "image_id") == "local.ami_id"),
+        lt.is_some_and(|l| attr_text(l.body(), "image_id") == "local.ami_id"),
         || "the launch template must use local.ami_id".into(),
     );
     v.check(
-        lt.map_or(false, |l| {
-            block_path(l.body(), &["iam_instance_profile"]).is_some()
-        }),
+        lt.is_some_and(|l| block_path(l.body(), &["iam_instance_profile"]).is_some()),
         || "instance profile".into(),
     );
     v.check(
-        lt.map_or(false, |l| {
+        lt.is_some_and(|l| {
             attr_text(l.body(), "user_data").contains("module.user_data.cloud_config")
         }),
         || "user data from the renderer module".into(),
@@ -832,7 +829,7 @@ fn asg(tf: &Tf) -> Outcome {
     });
     let req = tracking("ALBRequestCountPerTarget");
     v.check(
-        req.map_or(false, |p| {
+        req.is_some_and(|p| {
             block_path(
                 p.body(),
                 &[
@@ -840,7 +837,7 @@ fn asg(tf: &Tf) -> Outcome {
                     "predefined_metric_specification",
                 ],
             )
-            .map_or(false, |s| {
+            .is_some_and(|s| {
                 attr_text(s, "resource_label").contains("aws_lb_target_group.app.arn_suffix")
             })
         }),
@@ -873,9 +870,7 @@ fn instance_refresh(tf: &Tf) -> Outcome {
         .ok_or("ASG missing")?;
     let lt = block_path(g.body(), &["launch_template"]);
     v.check(
-        lt.map_or(false, |l| {
-            attr_text(l, "version") == "aws_launch_template.app.latest_version"
-        }),
+        lt.is_some_and(|l| attr_text(l, "version") == "aws_launch_template.app.latest_version"),
         || {
             "the ASG must pin the launch template's latest_version so every change reaches it"
                 .into()
@@ -883,16 +878,14 @@ fn instance_refresh(tf: &Tf) -> Outcome {
     );
     let ir = block_path(g.body(), &["instance_refresh"]);
     v.check(
-        ir.map_or(false, |r| {
-            attr_str(r, "strategy").as_deref() == Some("Rolling")
-        }),
+        ir.is_some_and(|r| attr_str(r, "strategy").as_deref() == Some("Rolling")),
         || "instance_refresh with the Rolling strategy missing".into(),
     );
     let min = ir
         .and_then(|r| block_path(r, &["preferences"]))
         .and_then(|p| attr(p, "min_healthy_percentage"))
         .and_then(|e| m.number(e));
-    v.check(min.map_or(false, |x| x >= 100.0), || {
+    v.check(min.is_some_and(|x| x >= 100.0), || {
         format!("zero downtime needs min_healthy_percentage 100, is {min:?}")
     });
     // The binary's checksum is in the user data, so a new build changes the
@@ -906,9 +899,7 @@ fn instance_refresh(tf: &Tf) -> Outcome {
     });
     let call = m.items_of("module").find(|i| i.label(0) == "user_data");
     v.check(
-        call.map_or(false, |c| {
-            attr_text(c.body(), "artifact_sha256") == "local.artifact_sha256"
-        }),
+        call.is_some_and(|c| attr_text(c.body(), "artifact_sha256") == "local.artifact_sha256"),
         || "the artifact checksum must reach the user data".into(),
     );
     v.outcome()
@@ -959,7 +950,7 @@ fn https_redirect(tf: &Tf) -> Outcome {
         if port == Some(80.0) {
             if typ == "redirect" {
                 let r = action.and_then(|a| block_path(a, &["redirect"]));
-                let ok = r.map_or(false, |r| {
+                let ok = r.is_some_and(|r| {
                     attr_str(r, "protocol").as_deref() == Some("HTTPS")
                         && attr_str(r, "port").as_deref() == Some("443")
                         && attr_str(r, "status_code").as_deref() == Some("HTTP_301")
@@ -1020,21 +1011,20 @@ fn https_redirect(tf: &Tf) -> Outcome {
     }
     let alb = m.resource("aws_lb", "app");
     v.check(
-        alb.map_or(false, |a| {
+        alb.is_some_and(|a| {
             attr(a.body(), "drop_invalid_header_fields").and_then(|e| m.boolean(e)) == Some(true)
         }),
         || "the ALB must drop invalid headers".into(),
     );
     v.check(
-        alb.map_or(false, |a| {
-            block_path(a.body(), &["access_logs"]).map_or(false, |l| {
-                attr(l, "enabled").and_then(|e| m.boolean(e)) == Some(true)
-            })
+        alb.is_some_and(|a| {
+            block_path(a.body(), &["access_logs"])
+                .is_some_and(|l| attr(l, "enabled").and_then(|e| m.boolean(e)) == Some(true))
         }),
         || "ALB access logs".into(),
     );
     v.check(
-        alb.map_or(false, |a| {
+        alb.is_some_and(|a| {
             attr_text(a.body(), "enable_deletion_protection") == "var.alb_deletion_protection"
         }),
         || "ALB deletion protection by variable".into(),
@@ -1113,18 +1103,18 @@ fn origin_header(tf: &Tf) -> Outcome {
         v.check(name == "local.origin_header_name" && values.contains("random_password.origin_header"),
             || format!("{}: forwarding must require the secret origin header (name {name}, values {values})", r.address()));
         let fwd = block_path(r.body(), &["action"])
-            .map_or(false, |a| attr_str(a, "type").as_deref() == Some("forward"));
+            .is_some_and(|a| attr_str(a, "type").as_deref() == Some("forward"));
         v.check(fwd, || format!("{}: must forward to the app", r.address()));
     }
     let pw = m.resource("random_password", "origin_header");
-    v.check(pw.map_or(false, |p| attr(p.body(), "length").and_then(|e| m.number(e)).unwrap_or(0.0) >= 32.0
+    v.check(pw.is_some_and(|p| attr(p.body(), "length").and_then(|e| m.number(e)).unwrap_or(0.0) >= 32.0
         && attr(p.body(), "special").and_then(|e| m.boolean(e)) == Some(false)),
         || "the origin secret must be a random_password of 32+ characters without wildcard characters".into());
     let cf = m
         .resource("aws_cloudfront_distribution", "this")
         .and_then(|c| block_path(c.body(), &["origin", "custom_header"]));
     v.check(
-        cf.map_or(false, |h| {
+        cf.is_some_and(|h| {
             attr_text(h, "name") == "local.origin_header_name"
                 && attr_text(h, "value").contains("random_password.origin_header")
         }),
@@ -1178,7 +1168,7 @@ fn target_group(tf: &Tf) -> Outcome {
     v.check(grace == 20.0, || {
         format!("app drain (NEWSREAD_SHUTDOWN_GRACE) default must be 20 s, is {grace}")
     });
-    v.check(delay.map_or(false, |d| d > 20.0 && d > grace), || {
+    v.check(delay.is_some_and(|d| d > 20.0 && d > grace), || {
         format!("deregistration delay {delay:?} must exceed the app's 20 s drain")
     });
     let val = m
@@ -1428,24 +1418,24 @@ fn edge(tf: &Tf) -> Outcome {
     };
     let def = block_path(b, &["default_cache_behavior"]);
     v.check(
-        def.map_or(false, |d| {
+        def.is_some_and(|d| {
             policy_name(&attr_text(d, "cache_policy_id")) == "Managed-CachingDisabled"
         }),
         || "dynamic pages must not be cached (Managed-CachingDisabled)".into(),
     );
-    v.check(def.map_or(false, |d| policy_name(&attr_text(d, "origin_request_policy_id")) == "Managed-AllViewer"), || "dynamic pages must forward viewer headers, cookies and query strings (Managed-AllViewer)".into());
+    v.check(def.is_some_and(|d| policy_name(&attr_text(d, "origin_request_policy_id")) == "Managed-AllViewer"), || "dynamic pages must forward viewer headers, cookies and query strings (Managed-AllViewer)".into());
     let stat = blocks(b, "ordered_cache_behavior")
         .into_iter()
         .find(|o| attr_str(o.body(), "path_pattern").as_deref() == Some("/static/*"));
     v.check(
-        stat.map_or(false, |s| {
+        stat.is_some_and(|s| {
             policy_name(&attr_text(s.body(), "cache_policy_id")) == "Managed-CachingOptimized"
         }),
         || "/static/* must be cached (Managed-CachingOptimized)".into(),
     );
     let cert = m.resource("aws_acm_certificate", "cloudfront");
     v.check(
-        cert.map_or(false, |c| {
+        cert.is_some_and(|c| {
             attr_text(c.body(), "provider") == "aws.us_east_1"
                 && attr_str(c.body(), "validation_method").as_deref() == Some("DNS")
         }),
@@ -1458,9 +1448,8 @@ fn edge(tf: &Tf) -> Outcome {
     v.check(us, || "provider alias us_east_1 missing".into());
     v.check(
         m.resources("aws_route53_record").iter().any(|r| {
-            block_path(r.body(), &["alias"]).map_or(false, |a| {
-                attr_text(a, "name").contains("aws_cloudfront_distribution")
-            })
+            block_path(r.body(), &["alias"])
+                .is_some_and(|a| attr_text(a, "name").contains("aws_cloudfront_distribution"))
         }),
         || "Route 53 alias to CloudFront missing".into(),
     );
@@ -1521,7 +1510,7 @@ fn operations(tf: &Tf) -> Outcome {
             .iter()
             .find(|a| attr_str(a.body(), "metric_name").as_deref() == Some(metric));
         v.check(
-            a.map_or(false, |a| {
+            a.is_some_and(|a| {
                 attr_text(a.body(), "alarm_actions").contains("alarm_actions")
                     || attr_text(a.body(), "alarm_actions").contains("aws_sns_topic")
             }),
@@ -1537,7 +1526,7 @@ fn operations(tf: &Tf) -> Outcome {
     );
     let cw = m.resource("aws_ssm_association", "cloudwatch_agent");
     v.check(
-        cw.map_or(false, |a| {
+        cw.is_some_and(|a| {
             attr_text(a.body(), "name").contains("aws_ssm_document.cloudwatch_agent")
         }),
         || "CloudWatch agent association missing".into(),
@@ -1826,7 +1815,7 @@ fn references_resolve(tf: &Tf) -> Outcome {
         for kind in ["variable", "output"] {
             for i in m.items_of(kind) {
                 v.check(
-                    attr_str(i.body(), "description").map_or(false, |d| d.len() >= 10),
+                    attr_str(i.body(), "description").is_some_and(|d| d.len() >= 10),
                     || format!("{dir}: {} needs a description", i.address()),
                 );
             }

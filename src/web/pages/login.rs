@@ -7,6 +7,7 @@ use super::echo;
 use crate::web::error::AppError;
 use crate::web::form::Form;
 use crate::web::session::{self, safe_next, PageContext};
+use crate::web::throttle;
 use crate::web::{AppState, Layout};
 
 /// One message for every failure, so it never reveals whether the account exists.
@@ -66,6 +67,8 @@ pub async fn submit(
             Some("Enter your username and password."),
         ));
     }
+    let account: String = login.trim().chars().take(254).collect();
+    throttle::before_login(&state, ctx.client_ip, &account).await?;
     // Over-long input cannot match an account; skip hashing megabytes.
     let credentials = if login.len() > 254 || password.chars().count() > 128 {
         None
@@ -76,6 +79,7 @@ pub async fn submit(
     let verified = state.passwords.verify(password, stored).await?;
     let Some(user) = credentials.filter(|_| verified) else {
         tracing::info!("login failed");
+        throttle::login_failed(&state, &account).await?;
         return Ok(page(
             &ctx,
             StatusCode::UNAUTHORIZED,
@@ -84,6 +88,7 @@ pub async fn submit(
             Some(BAD_CREDENTIALS),
         ));
     };
+    throttle::login_succeeded(&state, &account).await?;
     if let Some(old) = &ctx.user {
         state.db.delete_session(&old.token_hash).await?;
     }

@@ -9,6 +9,7 @@ use crate::storage;
 use crate::web::error::AppError;
 use crate::web::form::Form;
 use crate::web::session::{self, Flash, PageContext};
+use crate::web::throttle;
 use crate::web::{AppState, Layout};
 
 #[derive(Default)]
@@ -75,6 +76,7 @@ pub async fn submit(
     if ctx.user.is_some() {
         return Ok(ctx.redirect("/news", None));
     }
+    throttle::before_register(&state, ctx.client_ip).await?;
     let mut errors = FieldErrors::default();
     let username = Username::parse(form.get("username"))
         .map_err(|e| errors.username = Some(e.0))

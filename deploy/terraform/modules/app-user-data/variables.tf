@@ -3,7 +3,7 @@ variable "artifact_endpoint" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\\.s3\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$", var.artifact_endpoint))
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\\.s3(\\.[a-z0-9-]+)?\\.amazonaws\\.com(\\.cn)?$", var.artifact_endpoint))
     error_message = "artifact_endpoint must be a bucket's regional S3 domain name (no dots in the bucket name)."
   }
 }

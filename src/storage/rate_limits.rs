@@ -1,0 +1,106 @@
+use sqlx::Row;
+
+use super::{Db, Dialect, Error};
+
+/// A bucket's state: hits counted in the window that started at `window_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub hits: i64,
+    pub window_start: i64,
+}
+
+impl Db {
+    /// Counts one event in a fixed window of `window_secs`, atomically on every engine, and
+    /// returns the bucket's state after it. A window that has ended starts over.
+    pub async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Window, Error> {
+        let expired = now - window_secs;
+        let pool = self.primary()?;
+        let row = match self.dialect() {
+            Dialect::MySql => {
+                // MySQL applies SET clauses left to right: `hits` must read the old window.
+                sqlx::query(
+                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) \
+                     ON DUPLICATE KEY UPDATE hits = IF(window_start <= ?, 1, hits + 1), \
+                     window_start = IF(window_start <= ?, ?, window_start)",
+                )
+                .bind(bucket)
+                .bind(now)
+                .bind(expired)
+                .bind(expired)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
+                    .bind(bucket)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                sqlx::query(&self.sql(
+                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) \
+                     ON CONFLICT (bucket) DO UPDATE SET \
+                     hits = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.hits + 1 END, \
+                     window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END \
+                     RETURNING hits, window_start",
+                ))
+                .bind(bucket)
+                .bind(now)
+                .bind(expired)
+                .bind(expired)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        Ok(Window {
+            hits: row.try_get("hits")?,
+            window_start: row.try_get("window_start")?,
+        })
+    }
+
+    /// A bucket's current window, without counting; `None` when it has no live window.
+    pub async fn peek_rate_limit(
+        &self,
+        bucket: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Option<Window>, Error> {
+        let row = sqlx::query(&self.sql(
+            "SELECT hits, window_start FROM rate_limits WHERE bucket = ? AND window_start > ?",
+        ))
+        .bind(bucket)
+        .bind(now - window_secs)
+        .fetch_optional(self.primary()?)
+        .await?;
+        row.map(|r| {
+            Ok(Window {
+                hits: r.try_get("hits")?,
+                window_start: r.try_get("window_start")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets a bucket, e.g. an account's failures after a successful login.
+    pub async fn clear_rate_limit(&self, bucket: &str) -> Result<(), Error> {
+        sqlx::query(&self.sql("DELETE FROM rate_limits WHERE bucket = ?"))
+            .bind(bucket)
+            .execute(self.primary()?)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops windows that ended before `cutoff`.
+    pub async fn purge_rate_limits(&self, cutoff: i64) -> Result<u64, Error> {
+        let done = sqlx::query(&self.sql("DELETE FROM rate_limits WHERE window_start < ?"))
+            .bind(cutoff)
+            .execute(self.primary()?)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
