@@ -16,6 +16,9 @@ use crate::storage::Db;
     about = "NewsRead news reader: web server, API and admin tools"
 )]
 pub struct Cli {
+    /// A file of NAME=value settings, under the environment (same as NEWSREAD_CONFIG_FILE).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -34,19 +37,22 @@ pub enum Command {
     CheckConfig,
 }
 
-fn load_config() -> Result<Config, ExitCode> {
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
+fn load_config(file: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    if let Some(path) = file {
+        vars.insert("NEWSREAD_CONFIG_FILE".into(), path.display().to_string());
+    }
     for name in Config::unknown_variables(&vars) {
         eprintln!("warning: {name} is not a NewsRead setting (typo?)");
     }
-    Config::from_vars(vars).map_err(|e| {
+    Config::load(vars).map_err(|e| {
         eprintln!("newsread: {e}");
         ExitCode::from(2)
     })
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let mut config = match load_config() {
+    let mut config = match load_config(cli.config.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };

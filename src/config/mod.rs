@@ -266,9 +266,39 @@ impl Reader<'_> {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment, over the file named by `NEWSREAD_CONFIG_FILE` if any.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Merges the optional config file under the given variables (variables win), then
+    /// parses. File problems are reported with all the others.
+    pub fn load(mut vars: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut errors = Vec::new();
+        if let Some(path) = vars
+            .get("NEWSREAD_CONFIG_FILE")
+            .filter(|p| !p.is_empty())
+            .cloned()
+        {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let (file_vars, file_errors) = parse_config_file(&text, &path);
+                    errors.extend(file_errors);
+                    for (k, v) in file_vars {
+                        vars.entry(k).or_insert(v);
+                    }
+                }
+                Err(e) => errors.push(format!("NEWSREAD_CONFIG_FILE: cannot read `{path}`: {e}")),
+            }
+        }
+        match Self::from_vars(vars) {
+            Ok(c) if errors.is_empty() => Ok(c),
+            Ok(_) => Err(ConfigError(errors)),
+            Err(ConfigError(more)) => {
+                errors.extend(more);
+                Err(ConfigError(errors))
+            }
+        }
     }
 
     /// Reads a set of variables; separate from [`Config::from_env`] so tests need no globals.
@@ -632,6 +662,37 @@ impl Config {
     }
 }
 
+/// `NAME=value` lines, `#` comments, optional matching quotes around the value: the same
+/// names as the environment, so a file and a systemd `EnvironmentFile=` are interchangeable.
+fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut vars = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            errors.push(format!("{path}:{}: expected NAME=value", i + 1));
+            continue;
+        };
+        let key = key.trim();
+        let base = key.strip_suffix("_FILE").unwrap_or(key);
+        if !OPTIONS.contains(&base) || key == "NEWSREAD_CONFIG_FILE" {
+            errors.push(format!("{path}:{}: unknown setting `{key}`", i + 1));
+            continue;
+        }
+        let value = value.trim();
+        let value = [('"', '"'), ('\'', '\'')]
+            .iter()
+            .find_map(|(a, b)| value.strip_prefix(*a).and_then(|v| v.strip_suffix(*b)))
+            .unwrap_or(value);
+        vars.insert(key.to_owned(), value.to_owned());
+    }
+    (vars, errors)
+}
+
 fn on_off(b: bool) -> String {
     if b { "on" } else { "off" }.to_owned()
 }
@@ -856,6 +917,40 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.0.len(), 3, "{err}");
+    }
+
+    #[test]
+    fn config_file_under_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("newsread.env");
+        std::fs::write(
+            &path,
+            "# comment\nNEWSREAD_LISTEN=0.0.0.0:5000\nexport NEWSREAD_SHUTDOWN_GRACE=\"5s\"\nNEWSREAD_LOG_FORMAT=json\n",
+        )
+        .unwrap();
+        let file = path.to_str().unwrap();
+        let c = Config::load(vars(&[
+            ("NEWSREAD_CONFIG_FILE", file),
+            ("NEWSREAD_LOG_FORMAT", "text"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:5000");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.log.format, LogFormat::Text, "the environment wins");
+
+        std::fs::write(
+            &path,
+            "NEWSREAD_LISTN=x\ngarbage line\nNEWSREAD_SHUTDOWN_GRACE=soon\n",
+        )
+        .unwrap();
+        let err = Config::load(vars(&[("NEWSREAD_CONFIG_FILE", file)])).unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        let missing = Config::load(vars(&[(
+            "NEWSREAD_CONFIG_FILE",
+            "/nonexistent/newsread.env",
+        )]))
+        .unwrap_err();
+        assert!(missing.to_string().contains("cannot read"));
     }
 
     #[test]

@@ -110,11 +110,15 @@ impl AppError {
     }
 
     fn with_retry_after(&self, mut response: Response) -> Response {
-        if matches!(self, AppError::Unavailable(_)) {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
+        let value = match self {
+            AppError::Unavailable(_) => Some(HeaderValue::from_static(RETRY_AFTER_SECS)),
+            AppError::TooManyRequests { retry_after } => {
+                HeaderValue::from_str(&retry_after.to_string()).ok()
+            }
+            _ => None,
+        };
+        if let Some(v) = value {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }

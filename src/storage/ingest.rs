@@ -1,0 +1,290 @@
+//! State the ingestion job shares across instances: the scheduler lease, per-source fetch
+//! state (HTTP validators, back-off) and request budgets, plus retention deletes.
+use sqlx::Row;
+
+use super::articles::url_hash;
+use super::{Db, Dialect, Error};
+
+/// What an instance learned when it tried to take or renew a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseState {
+    /// This instance holds the lease now.
+    pub held: bool,
+    pub holder: String,
+    pub expires_at: i64,
+    /// When the job last started, whoever ran it.
+    pub last_run_at: i64,
+}
+
+/// A source's stored fetch state; the default is "never fetched, not blocked".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// No request before this time (Retry-After, rate or usage limits).
+    pub blocked_until: i64,
+    pub blocked_reason: Option<String>,
+}
+
+/// Longest validator we keep; a longer one is dropped rather than stored cut (a cut ETag
+/// would never match).
+const MAX_ETAG: usize = 512;
+const MAX_LAST_MODIFIED: usize = 64;
+const MAX_REASON: usize = 300;
+const MAX_SOURCE: usize = 2048;
+
+fn capped(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+impl Db {
+    /// Takes the lease `name` for `holder` until `now + ttl`, or renews it if `holder` has it.
+    /// One conditional UPDATE decides, so on every engine at most one instance holds an
+    /// unexpired lease; `version` changes on every write so a renewal within the same second
+    /// still counts as a changed row.
+    pub async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<LeaseState, Error> {
+        let pool = self.primary()?;
+        let ensure = match self.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
+                 VALUES (?, '', 0, 0, 0) ON DUPLICATE KEY UPDATE name = name"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
+                 VALUES (?, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING"
+            }
+        };
+        sqlx::query(&self.sql(ensure))
+            .bind(name)
+            .execute(pool)
+            .await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE ingest_leases SET holder = ?, expires_at = ?, version = version + 1 \
+             WHERE name = ? AND (holder = ? OR expires_at <= ?)",
+        ))
+        .bind(holder)
+        .bind(now.saturating_add(ttl_secs))
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        let row = sqlx::query(&self.sql(
+            "SELECT holder, expires_at, last_run_at FROM ingest_leases WHERE name = ?",
+        ))
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+        let current: String = row.try_get("holder")?;
+        Ok(LeaseState {
+            held: done.rows_affected() == 1 && current == holder,
+            holder: current,
+            expires_at: row.try_get("expires_at")?,
+            last_run_at: row.try_get("last_run_at")?,
+        })
+    }
+
+    /// Claims one run of the job: succeeds only for the unexpired holder, and only if the last
+    /// run started at least `interval_secs` ago. A compare-and-set, so a run is never started
+    /// twice per interval, even by a leader that took over from one that just ran.
+    pub async fn claim_lease_run(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        interval_secs: i64,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE ingest_leases SET last_run_at = ?, version = version + 1 \
+             WHERE name = ? AND holder = ? AND expires_at > ? AND last_run_at <= ?",
+        ))
+        .bind(now)
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .bind(now.saturating_sub(interval_secs))
+        .execute(self.primary()?)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the lease up (on shutdown), so another instance takes over at its next poll.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), Error> {
+        sqlx::query(&self.sql(
+            "UPDATE ingest_leases SET expires_at = 0, version = version + 1 \
+             WHERE name = ? AND holder = ?",
+        ))
+        .bind(name)
+        .bind(holder)
+        .execute(self.primary()?)
+        .await?;
+        Ok(())
+    }
+
+    /// Fetch state of a source, by its id (e.g. `mediastack` or `feed:<url>`).
+    pub async fn source_state(&self, source_id: &str) -> Result<SourceState, Error> {
+        let row = sqlx::query(&self.sql(
+            "SELECT etag, last_modified, blocked_until, blocked_reason FROM ingest_sources \
+             WHERE source_key = ?",
+        ))
+        .bind(url_hash(source_id))
+        .fetch_optional(self.primary()?)
+        .await?;
+        Ok(match row {
+            None => SourceState::default(),
+            Some(r) => SourceState {
+                etag: r.try_get("etag")?,
+                last_modified: r.try_get("last_modified")?,
+                blocked_until: r.try_get("blocked_until")?,
+                blocked_reason: r.try_get("blocked_reason")?,
+            },
+        })
+    }
+
+    /// Stores the validators of a successful fetch (replacing older ones; `None` clears).
+    pub async fn save_source_validators(
+        &self,
+        source_id: &str,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let etag = etag.filter(|v| v.chars().count() <= MAX_ETAG);
+        let last_modified = last_modified.filter(|v| v.chars().count() <= MAX_LAST_MODIFIED);
+        let sql = match self.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
+                 blocked_reason, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON DUPLICATE KEY UPDATE \
+                 etag = VALUES(etag), last_modified = VALUES(last_modified), updated_at = VALUES(updated_at)"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
+                 blocked_reason, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON CONFLICT (source_key) \
+                 DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, \
+                 updated_at = excluded.updated_at"
+            }
+        };
+        sqlx::query(&self.sql(sql))
+            .bind(url_hash(source_id))
+            .bind(capped(source_id, MAX_SOURCE))
+            .bind(etag)
+            .bind(last_modified)
+            .bind(now)
+            .execute(self.primary()?)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes every instance leave a source alone until `until` (0 lifts the block).
+    pub async fn block_source(
+        &self,
+        source_id: &str,
+        until: i64,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let reason = reason.map(|r| capped(r, MAX_REASON));
+        let sql = match self.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
+                 blocked_reason, updated_at) VALUES (?, ?, NULL, NULL, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                 blocked_until = VALUES(blocked_until), blocked_reason = VALUES(blocked_reason), \
+                 updated_at = VALUES(updated_at)"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
+                 blocked_reason, updated_at) VALUES (?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (source_key) \
+                 DO UPDATE SET blocked_until = excluded.blocked_until, \
+                 blocked_reason = excluded.blocked_reason, updated_at = excluded.updated_at"
+            }
+        };
+        sqlx::query(&self.sql(sql))
+            .bind(url_hash(source_id))
+            .bind(capped(source_id, MAX_SOURCE))
+            .bind(until)
+            .bind(reason)
+            .bind(now)
+            .execute(self.primary()?)
+            .await?;
+        Ok(())
+    }
+
+    /// Spends one request of `source`'s budget for `period` if fewer than `cap` are spent.
+    /// A conditional increment: instances sharing the database can never overspend together.
+    pub async fn reserve_request(&self, source: &str, period: i64, cap: i64) -> Result<bool, Error> {
+        let pool = self.primary()?;
+        let ensure = match self.dialect() {
+            Dialect::MySql => {
+                "INSERT INTO ingest_usage (source, period, requests) VALUES (?, ?, 0) \
+                 ON DUPLICATE KEY UPDATE source = source"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO ingest_usage (source, period, requests) VALUES (?, ?, 0) \
+                 ON CONFLICT (source, period) DO NOTHING"
+            }
+        };
+        sqlx::query(&self.sql(ensure))
+            .bind(source)
+            .bind(period)
+            .execute(pool)
+            .await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE ingest_usage SET requests = requests + 1 \
+             WHERE source = ? AND period = ? AND requests < ?",
+        ))
+        .bind(source)
+        .bind(period)
+        .bind(cap)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Requests spent by `source` in `period`.
+    pub async fn requests_used(&self, source: &str, period: i64) -> Result<i64, Error> {
+        let row = sqlx::query(&self.sql(
+            "SELECT requests FROM ingest_usage WHERE source = ? AND period = ?",
+        ))
+        .bind(source)
+        .bind(period)
+        .fetch_optional(self.primary()?)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get("requests")?,
+            None => 0,
+        })
+    }
+
+    /// Deletes at most `batch` articles published before `cutoff`, oldest first, and returns
+    /// how many went. Callers loop: small statements never hold long locks.
+    pub async fn delete_articles_published_before(
+        &self,
+        cutoff: i64,
+        batch: i64,
+    ) -> Result<u64, Error> {
+        let sql = match self.dialect() {
+            Dialect::MySql => {
+                "DELETE FROM articles WHERE published_at < ? ORDER BY published_at LIMIT ?"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "DELETE FROM articles WHERE id IN \
+                 (SELECT id FROM articles WHERE published_at < ? ORDER BY published_at LIMIT ?)"
+            }
+        };
+        let done = sqlx::query(&self.sql(sql))
+            .bind(cutoff)
+            .bind(batch)
+            .execute(self.primary()?)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,480 @@
+//! Behind a load balancer: throttling shared by instances, metrics on their own port,
+//! draining on SIGTERM, logs without secrets, configuration errors reported together.
+mod common;
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use newsread::config::Limit;
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_newsread");
+
+#[tokio::test]
+async fn throttling_is_shared_by_instances_on_one_database() {
+    let first = spawn_app_with(|c| {
+        c.throttle.login_per_account = Limit {
+            max: 3,
+            window: Duration::from_secs(600),
+        };
+        c.throttle.register_per_address = Limit {
+            max: 4,
+            window: Duration::from_secs(600),
+        };
+    })
+    .await;
+    let second = spawn_on(
+        TestDatabase::on_server(
+            first.database.url.clone(),
+            first.database.replica_url.clone(),
+        ),
+        |c| {
+            c.throttle.login_per_account = Limit {
+                max: 3,
+                window: Duration::from_secs(600),
+            };
+            c.throttle.register_per_address = Limit {
+                max: 4,
+                window: Duration::from_secs(600),
+            };
+        },
+    )
+    .await;
+    first.signed_up("target_user").await; // registration 1 of 4 from this address
+
+    // Three wrong passwords, alternating instances, then both refuse, even the right one.
+    for (i, app) in [&first, &second, &first].into_iter().enumerate() {
+        let r = app.login(&browser(), "target_user", "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for app in [&first, &second] {
+        let r = app
+            .login(&browser(), "TARGET_USER", "correct horse battery")
+            .await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=600).contains(&retry), "{retry}");
+        assert!(r.text().await.unwrap().contains("Too many attempts"));
+    }
+    // Other accounts are unaffected.
+    second.signed_up("bystander").await; // registration 2
+    assert_eq!(
+        first
+            .login(&browser(), "bystander", "correct horse battery")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Registrations per address: 4 allowed in the window across both instances.
+    assert_eq!(
+        first
+            .register(
+                &browser(),
+                "third_one",
+                "t3@example.com",
+                "correct horse battery"
+            )
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        second
+            .register(
+                &browser(),
+                "fourth_one",
+                "t4@example.com",
+                "correct horse battery"
+            )
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = first
+        .register(
+            &browser(),
+            "fifth_one",
+            "t5@example.com",
+            "correct horse battery",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(first.db.count_users().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn login_attempts_per_address_are_limited() {
+    let app = spawn_app_with(|c| {
+        c.throttle.login_per_address = Limit {
+            max: 5,
+            window: Duration::from_secs(600),
+        }
+    })
+    .await;
+    for i in 0..5 {
+        let r = app
+            .login(&browser(), &format!("nobody{i}"), "whatever password")
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login(&browser(), "nobody9", "whatever password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn metrics_are_served_only_on_their_own_listener() {
+    let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let client = app.signed_up("measured").await;
+    app.get(&client, "/news").await;
+    app.get(&client, "/api/v1/articles?limit=5").await;
+    app.get(&client, "/nope/123").await;
+
+    assert_eq!(
+        app.get(&client, "/metrics").await.status(),
+        StatusCode::NOT_FOUND,
+        "not on the public port"
+    );
+    let addr = app.metrics_addr.expect("metrics listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "newsread_http_requests_total{method=\"GET\",route=\"/news\",status=\"200\"} 1",
+        "newsread_http_requests_total{method=\"POST\",route=\"/register\",status=\"303\"} 1",
+        "newsread_http_requests_total{method=\"GET\",route=\"/api/v1/articles\",status=\"200\"} 1",
+        // Unknown paths are one label, not one per path.
+        "newsread_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}",
+        "newsread_http_request_duration_seconds_bucket{method=\"GET\",route=\"/news\",le=\"+Inf\"} 1",
+        "newsread_db_pool_connections{pool=\"primary\"}",
+        "newsread_db_up{pool=\"primary\"} 1",
+        "newsread_sessions_active 1",
+        "newsread_ready 1",
+        "# TYPE newsread_ingest_articles_total counter",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    assert!(!text.contains("/nope/123"));
+}
+
+/// A `newsread serve` process on a fresh database, with its log lines collected.
+struct Server {
+    child: tokio::process::Child,
+    addr: String,
+    lines: Arc<Mutex<Vec<String>>>,
+    _db: TestDatabase,
+}
+
+async fn start_server(extra_env: &[(&str, &str)]) -> Server {
+    let db = fresh_database().await;
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NEWSREAD_DATABASE_URL", &db.url)
+        .env("NEWSREAD_LISTEN", "127.0.0.1:0")
+        .env("NEWSREAD_LOG_FORMAT", "json")
+        .env("NEWSREAD_SAMPLE_NEWS", "on")
+        .env("NEWSREAD_SHUTDOWN_GRACE", "0s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("newsread starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let _ = tx.send(line.clone());
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = rx.recv().await {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["message"] == "NewsRead is listening" {
+                    return v["address"].as_str().map(str::to_owned);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("server reports its address");
+    Server {
+        child,
+        addr,
+        lines,
+        _db: db,
+    }
+}
+
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+}
+
+#[tokio::test]
+async fn sigterm_drains_without_failing_a_request() {
+    let mut server = start_server(&[("NEWSREAD_SHUTDOWN_GRACE", "2s")]).await;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // Load like a balancer's: keeps sending until the health check reports not-ready.
+    let routed = Arc::new(AtomicBool::new(true));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (routed, sent, failures, client, base) = (
+            routed.clone(),
+            sent.clone(),
+            failures.clone(),
+            client.clone(),
+            base.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let paths = ["/", "/login", "/register", "/healthz", "/api/v1/articles"];
+            let mut i = w;
+            while routed.load(Ordering::Relaxed) {
+                let path = paths[i % paths.len()];
+                i += 1;
+                sent.fetch_add(1, Ordering::Relaxed);
+                match client.get(format!("{base}{path}")).send().await {
+                    Ok(r) if r.status().is_server_error() => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{path}: {}", r.status())),
+                    Ok(_) => {}
+                    Err(e) => failures.lock().unwrap().push(format!("{path}: {e}")),
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&server.child);
+    // The "balancer" polls readiness every 100 ms, as a tight health check would.
+    let mut saw_not_ready = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let status = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status())
+            .ok();
+        if status == Some(StatusCode::SERVICE_UNAVAILABLE) {
+            saw_not_ready = true;
+            break;
+        }
+    }
+    routed.store(false, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(saw_not_ready, "readiness turned 503 after SIGTERM");
+    // Still serving during the grace period for stragglers.
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let failures = failures.lock().unwrap();
+    assert!(sent.load(Ordering::Relaxed) > 50, "load was applied");
+    assert!(
+        failures.is_empty(),
+        "failed requests during drain: {failures:?}"
+    );
+    let logs = server.lines.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("draining") && logs.contains("\"stopped\""),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("mediastack.key");
+    std::fs::write(&key_file, "MsKey-7f3a9c0d2e\n").unwrap();
+    let mut env = vec![
+        ("NEWSREAD_LOG", "trace"),
+        (
+            "NEWSREAD_MEDIASTACK_ACCESS_KEY_FILE",
+            key_file.to_str().unwrap(),
+        ),
+        ("NEWSREAD_INGEST", "off"),
+    ];
+    // On server backends, also an unreachable replica whose URL carries a password: its
+    // connection errors are logged and must not show it.
+    let replica = match backend() {
+        Backend::Postgres => {
+            Some("postgres://reader:ReplicaPw-5521@127.0.0.1:9/newsread".to_owned())
+        }
+        Backend::MySql => Some("mysql://reader:ReplicaPw-5521@127.0.0.1:9/newsread".to_owned()),
+        Backend::Sqlite => None,
+    };
+    if let Some(r) = &replica {
+        env.push(("NEWSREAD_DATABASE_REPLICA_URL", r.as_str()));
+    }
+    let mut server = start_server(&env).await;
+    let base = format!("http://{}", server.addr);
+    let client = browser();
+    let (_, page) = {
+        let r = client.get(format!("{base}/register")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let password = "Pw-Correct-Horse-8812";
+    let csrf = csrf_token(&page);
+    let r = client
+        .post(format!("{base}/register"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "logged_user"),
+            ("email", "logged@example.com"),
+            ("password", password),
+            ("password_confirm", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("nr_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    // A failed login with a wrong password, and some reads (replica errors, if any).
+    client.get(format!("{base}/news")).send().await.unwrap();
+    let anon = browser();
+    let page = anon
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let wrong = "Wrong-Pw-Unique-4471";
+    anon.post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf_token(&page).as_str()),
+            ("username", "logged_user"),
+            ("password", wrong),
+        ])
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .get(format!("{base}/api/v1/articles"))
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a health probe of the replica
+    sigterm(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
+    let logs = server.lines.lock().unwrap().join("\n");
+    assert!(
+        logs.lines().count() > 10,
+        "trace logging produced output:\n{logs}"
+    );
+    assert!(
+        logs.contains("\"route\":\"/register\""),
+        "request lines are logged"
+    );
+    for secret in [
+        password,
+        wrong,
+        session.as_str(),
+        csrf.as_str(),
+        "MsKey-7f3a9c0d2e",
+        "ReplicaPw-5521",
+    ] {
+        assert!(!logs.contains(secret), "secret `{secret}` leaked into logs");
+    }
+    if replica.is_some() {
+        assert!(
+            logs.contains("replica"),
+            "replica errors were logged (redacted):\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn configuration_errors_are_all_reported_at_once() {
+    let out = tokio::process::Command::new(BIN)
+        .arg("check-config")
+        .env_clear()
+        .env("NEWSREAD_LISTEN", "not-an-address")
+        .env("NEWSREAD_SHUTDOWN_GRACE", "forever")
+        .env("NEWSREAD_DATABASE_MAX_CONNECTIONS", "0")
+        .env("NEWSREAD_FEEDS", "gopher://old.example/feed")
+        .env("NEWSREAD_TRUSTED_PROXIES", "10.0.0.0/99")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in [
+        "NEWSREAD_LISTEN",
+        "NEWSREAD_SHUTDOWN_GRACE",
+        "NEWSREAD_DATABASE_MAX_CONNECTIONS",
+        "NEWSREAD_FEEDS",
+        "NEWSREAD_TRUSTED_PROXIES",
+    ] {
+        assert!(stderr.contains(name), "{name} not reported:\n{stderr}");
+    }
+}
