@@ -22,8 +22,12 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, loads sample news into an empty database, and binds the listener
     /// (port 0 picks a free port, which tests use).
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        let credentials = crate::secrets::resolve(&mut config).await?;
         let db = Db::connect(&config.database)?;
+        if let Some(source) = credentials {
+            db.set_credential_source(source);
+        }
         db.migrate().await?;
         if config.sample_news && !config.ingest.has_sources() {
             crate::ingest::sample::load_if_empty(&db, session::now()).await?;
@@ -89,6 +93,14 @@ impl Application {
             });
         }
         spawn_session_sweeper(state.clone());
+        if state.config.ingest.enabled {
+            // A database lease makes sure only one instance fetches per cycle.
+            crate::ingest::spawn_scheduler(
+                state.db.clone(),
+                state.config.clone(),
+                state.metrics.clone(),
+            );
+        }
         let grace = state.config.shutdown_grace;
         let ready = state.ready.clone();
         let db = state.db.clone();

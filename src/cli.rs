@@ -35,6 +35,14 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted, and exit non-zero if it is invalid.
     CheckConfig,
+    /// Run news ingestion: with --once, one cycle now, printing per source what was fetched,
+    /// added, updated and skipped (exit 0: all sources fine; 3: a source failed; 1: could
+    /// not run). Without it, the scheduler in the foreground, as a dedicated worker.
+    Ingest {
+        /// Run one cycle and exit (respects the mediastack budget and back-offs, not the lease).
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 fn load_config(file: Option<&std::path::Path>) -> Result<Config, ExitCode> {
@@ -64,6 +72,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => {
             crate::telemetry::init(&config.log);
             let result = async {
+                crate::secrets::resolve(&mut config).await?;
                 let db = Db::connect(&config.database)?;
                 db.migrate().await?;
                 db.close().await;
@@ -71,6 +80,25 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             .await;
             report(result, "migrations applied")
+        }
+        Command::Ingest { once: true } => {
+            crate::telemetry::init(&config.log);
+            match crate::ingest::run_once(config).await {
+                Ok(cycle) => {
+                    print!("{cycle}");
+                    if cycle.failed() {
+                        ExitCode::from(3)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => report(Err(e), ""),
+            }
+        }
+        Command::Ingest { once: false } => {
+            crate::telemetry::init(&config.log);
+            let result = crate::ingest::run_worker(config, shutdown_signal()).await;
+            report(result, "stopped")
         }
         Command::Serve { listen } => {
             if let Some(addr) = listen {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod password;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -2,17 +2,14 @@
 //! draining on SIGTERM, logs without secrets, configuration errors reported together.
 mod common;
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::server::{sigterm, start_server, BIN};
 use common::*;
 use newsread::config::Limit;
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-const BIN: &str = env!("CARGO_BIN_EXE_newsread");
 
 #[tokio::test]
 async fn throttling_is_shared_by_instances_on_one_database() {
@@ -167,80 +164,6 @@ async fn metrics_are_served_only_on_their_own_listener() {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }
     assert!(!text.contains("/nope/123"));
-}
-
-/// A `newsread serve` process on a fresh database, with its log lines collected.
-struct Server {
-    child: tokio::process::Child,
-    addr: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    _db: TestDatabase,
-}
-
-async fn start_server(extra_env: &[(&str, &str)]) -> Server {
-    let db = fresh_database().await;
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NEWSREAD_DATABASE_URL", &db.url)
-        .env("NEWSREAD_LISTEN", "127.0.0.1:0")
-        .env("NEWSREAD_LOG_FORMAT", "json")
-        .env("NEWSREAD_SAMPLE_NEWS", "on")
-        .env("NEWSREAD_SHUTDOWN_GRACE", "0s")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("newsread starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let lines = lines.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                let _ = tx.send(line.clone());
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = rx.recv().await {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if v["message"] == "NewsRead is listening" {
-                    return v["address"].as_str().map(str::to_owned);
-                }
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .expect("server reports its address");
-    Server {
-        child,
-        addr,
-        lines,
-        _db: db,
-    }
-}
-
-fn sigterm(child: &tokio::process::Child) {
-    let pid = child.id().expect("running").to_string();
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM");
 }
 
 #[tokio::test]

@@ -2,89 +2,13 @@
 //! (`scripts/db/pg`), so stopping a server never disturbs another test.
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::cluster::Cluster;
 use common::*;
 use reqwest::StatusCode;
 use sqlx::Connection as _;
-
-const PG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/db/pg");
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    env: HashMap<String, String>,
-}
-
-impl Cluster {
-    async fn up() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("newsread-pg-test")
-            .tempdir()
-            .expect("temp dir");
-        let mut cluster = Self {
-            dir,
-            env: HashMap::new(),
-        };
-        cluster.run("up").await;
-        let env =
-            std::fs::read_to_string(cluster.dir.path().join("env")).expect("pg up writes env");
-        cluster.env = env
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-            .collect();
-        cluster
-    }
-
-    async fn run(&self, command: &str) {
-        let out = tokio::process::Command::new(PG)
-            .arg(command)
-            .arg(self.dir.path())
-            .output()
-            .await
-            .expect("scripts/db/pg runs");
-        assert!(
-            out.status.success(),
-            "scripts/db/pg {command} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn superuser(&self, port_var: &str) -> String {
-        format!(
-            "postgres://postgres:postgres@127.0.0.1:{}/postgres",
-            self.env[port_var]
-        )
-    }
-
-    /// An app on a fresh database of this cluster, with or without the replica.
-    async fn app(&self, with_replica: bool) -> TestApp {
-        let name = unique_name();
-        let url = create_database(&self.env["PG_PRIMARY_URL"], &name, false).await;
-        let replica = with_replica.then(|| with_database(&self.env["PG_REPLICA_URL"], &name));
-        let app = spawn_on(TestDatabase::on_server(url, replica), |_| {}).await;
-        app.sync_replica().await;
-        // The health probe may have seen the replica before the new database reached it.
-        for _ in 0..50 {
-            if app.db.replica_healthy() != Some(false) {
-                return app;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the replica never became healthy");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(PG)
-            .arg("down")
-            .arg(self.dir.path())
-            .output();
-    }
-}
 
 async fn news_titles(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
     let (status, html) = app.get_html(client, "/news").await;

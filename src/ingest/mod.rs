@@ -1,2 +1,258 @@
 //! Getting news into the database. Every page is served from there, never from upstream.
+//!
+//! A cycle asks each configured source once (mediastack, then each feed; the bundled sample
+//! set when neither is configured), stores what is new or changed, and applies retention.
+//! A failing source is reported and counted, and the cycle carries on with the others;
+//! nothing a source sends can delete or overwrite stored articles except a newer title,
+//! description or image for the same URL. The [`scheduler`] runs cycles on one instance at
+//! a time; `newsread ingest --once` runs one by hand.
+mod clean;
+mod feeds;
+mod http;
+mod item;
+mod mediastack;
+mod report;
 pub mod sample;
+mod scheduler;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use feeds::{parse as parse_feed, ParseError, ParsedFeed};
+pub use http::{FetchError, HttpLimits};
+pub use item::RawItem;
+pub use report::{CycleReport, SourceReport, Status};
+pub use scheduler::{spawn_scheduler, Scheduler, Tick, JOB};
+
+use crate::config::{Config, Secret};
+use crate::domain::article::NewArticle;
+use crate::storage::Db;
+use crate::telemetry::Metrics;
+
+/// Category of feed articles when neither the operator's tag nor the item names one:
+/// mediastack's own catch-all.
+pub const DEFAULT_CATEGORY: &str = "general";
+/// Articles deleted per statement by retention: short statements, short locks.
+pub const RETENTION_BATCH: i64 = 500;
+/// Back-off after HTTP 429 or a rate-limit error that names no Retry-After.
+pub const DEFAULT_BACKOFF_SECS: i64 = 600;
+/// Longest Retry-After honoured; a larger value is treated as this (a typo must not stop a
+/// source for a year).
+pub const MAX_BACKOFF_SECS: i64 = 86_400;
+
+/// Runs ingestion cycles: the sources, the HTTP client and where results go.
+pub struct Ingester {
+    db: Db,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+    http: http::HttpClient,
+    mediastack_key: Option<Secret<String>>,
+}
+
+impl Ingester {
+    /// An ingester with production HTTP limits and the mediastack key from the configuration.
+    pub fn new(db: Db, config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, FetchError> {
+        Self::with_limits(db, config, metrics, HttpLimits::default())
+    }
+
+    pub fn with_limits(
+        db: Db,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        limits: HttpLimits,
+    ) -> Result<Self, FetchError> {
+        Ok(Self {
+            mediastack_key: config.ingest.mediastack_access_key.clone(),
+            http: http::HttpClient::new(limits)?,
+            db,
+            config,
+            metrics,
+        })
+    }
+
+    /// Uses this mediastack key instead of the configured one (e.g. one read from AWS
+    /// Secrets Manager); `None` turns mediastack off.
+    pub fn with_mediastack_key(mut self, key: Option<Secret<String>>) -> Self {
+        self.mediastack_key = key;
+        self
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn http(&self) -> &http::HttpClient {
+        &self.http
+    }
+
+    /// True when the cycle would fall back to the bundled sample set.
+    fn uses_sample(&self) -> bool {
+        self.mediastack_key.is_none() && self.config.ingest.feeds.is_empty()
+    }
+
+    /// Whether a cycle has anything to do: a source, or the sample set switched on.
+    pub fn has_work(&self) -> bool {
+        !self.uses_sample() || self.config.sample_news
+    }
+
+    /// One cycle at `now` (Unix seconds): every source, then retention. Never fails as a
+    /// whole; each source's outcome is in the report, and metrics are recorded.
+    pub async fn run_cycle(&self, now: i64) -> CycleReport {
+        let retention_secs = i64::from(self.config.ingest.retention_days) * 86_400;
+        let cutoff = now.saturating_sub(retention_secs);
+        let mut sources = Vec::new();
+        if let Some(key) = &self.mediastack_key {
+            sources.push(mediastack::ingest(self, key, now, cutoff).await);
+        }
+        for feed in &self.config.ingest.feeds {
+            sources.push(feeds::ingest(self, feed, now, cutoff).await);
+        }
+        if self.uses_sample() && self.config.sample_news {
+            sources.push(sample::ingest(&self.db, true, now, cutoff).await);
+        }
+        let retention = self.apply_retention(cutoff).await;
+        let report = CycleReport {
+            started_at: now,
+            sources,
+            retention_cutoff: cutoff,
+            retention,
+        };
+        report.record(&self.metrics);
+        report
+    }
+
+    /// Deletes articles published before `cutoff`, [`RETENTION_BATCH`] at a time.
+    async fn apply_retention(&self, cutoff: i64) -> Result<u64, String> {
+        let mut deleted = 0;
+        loop {
+            let n = self
+                .db
+                .delete_articles_published_before(cutoff, RETENTION_BATCH)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "retention failed");
+                    e.to_string()
+                })?;
+            deleted += n;
+            if n < RETENTION_BATCH as u64 {
+                return Ok(deleted);
+            }
+            // Let other writers in between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Stops requests to a source after a rate limit: until `Retry-After` (bounded), or
+    /// [`DEFAULT_BACKOFF_SECS`] without one. Returns the time requests may resume.
+    async fn back_off(
+        &self,
+        source_id: &str,
+        label: &str,
+        retry_after: Option<&str>,
+        now: i64,
+        status: u16,
+    ) -> Result<i64, crate::storage::Error> {
+        let wait = retry_after
+            .and_then(|v| http::retry_after_secs(v, now))
+            .unwrap_or(DEFAULT_BACKOFF_SECS)
+            .clamp(1, MAX_BACKOFF_SECS);
+        let until = now.saturating_add(wait);
+        let reason = format!("rate limited (HTTP {status})");
+        self.db
+            .block_source(source_id, label, until, Some(&reason), now)
+            .await?;
+        Ok(until)
+    }
+}
+
+/// Items to articles; every refused item is counted under its reason.
+fn convert(
+    items: &[RawItem],
+    defaults: &item::Defaults,
+    now: i64,
+    cutoff: i64,
+    report: &mut SourceReport,
+) -> Vec<NewArticle> {
+    let mut out: Vec<NewArticle> = Vec::with_capacity(items.len());
+    for raw in items {
+        match item::to_article(raw, defaults, now, cutoff) {
+            // The same URL twice in one response is one article.
+            Ok(a) if out.iter().any(|b| b.url == a.url) => {
+                report.skip("duplicate in this response")
+            }
+            Ok(a) => out.push(a),
+            Err(reason) => report.skip(reason),
+        }
+    }
+    out
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `2026-11-05T08:00:00Z`, for reports.
+pub fn format_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Secrets (AWS Secrets Manager, if configured), then the database, migrated; as `serve`.
+async fn connect(mut config: Config) -> anyhow::Result<(Db, Config)> {
+    let credentials = crate::secrets::resolve(&mut config).await?;
+    let db = Db::connect(&config.database)?;
+    if let Some(source) = credentials {
+        db.set_credential_source(source);
+    }
+    db.migrate().await?;
+    Ok((db, config))
+}
+
+/// `newsread ingest --once`: migrate, run one cycle now, close. Ignores the scheduler's lease
+/// (it is an operator's explicit request) but not the budget or any back-off, which live in
+/// the database.
+pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
+    let (db, config) = connect(config).await?;
+    let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
+    let report = ingester.run_cycle(unix_now()).await;
+    db.close().await;
+    Ok(report)
+}
+
+/// `newsread ingest`: a dedicated ingestion worker, the scheduler in the foreground (whatever
+/// `NEWSREAD_INGEST` says, which is about `serve`) until `shutdown` resolves.
+pub async fn run_worker(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (db, config) = connect(config).await?;
+    let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
+    let scheduler = Scheduler::new(ingester);
+    let holder = scheduler.holder().to_owned();
+    tokio::select! {
+        () = scheduler.run() => {},
+        () = shutdown => {},
+    }
+    // Hand over at once instead of after the lease expires.
+    if let Err(e) = tokio::time::timeout(Duration::from_secs(5), db.release_lease(JOB, &holder))
+        .await
+        .unwrap_or(Ok(()))
+    {
+        tracing::warn!(error = %e, "could not release the ingestion lease");
+    }
+    db.close().await;
+    Ok(())
+}

@@ -78,9 +78,9 @@ impl Db {
         .bind(now)
         .execute(pool)
         .await?;
-        let row = sqlx::query(&self.sql(
-            "SELECT holder, expires_at, last_run_at FROM ingest_leases WHERE name = ?",
-        ))
+        let row = sqlx::query(
+            &self.sql("SELECT holder, expires_at, last_run_at FROM ingest_leases WHERE name = ?"),
+        )
         .bind(name)
         .fetch_one(pool)
         .await?;
@@ -151,9 +151,11 @@ impl Db {
     }
 
     /// Stores the validators of a successful fetch (replacing older ones; `None` clears).
+    /// `label` is how the source is shown (no credentials); `source_id` may hold them.
     pub async fn save_source_validators(
         &self,
         source_id: &str,
+        label: &str,
         etag: Option<&str>,
         last_modified: Option<&str>,
         now: i64,
@@ -175,7 +177,7 @@ impl Db {
         };
         sqlx::query(&self.sql(sql))
             .bind(url_hash(source_id))
-            .bind(capped(source_id, MAX_SOURCE))
+            .bind(capped(label, MAX_SOURCE))
             .bind(etag)
             .bind(last_modified)
             .bind(now)
@@ -188,6 +190,7 @@ impl Db {
     pub async fn block_source(
         &self,
         source_id: &str,
+        label: &str,
         until: i64,
         reason: Option<&str>,
         now: i64,
@@ -209,7 +212,7 @@ impl Db {
         };
         sqlx::query(&self.sql(sql))
             .bind(url_hash(source_id))
-            .bind(capped(source_id, MAX_SOURCE))
+            .bind(capped(label, MAX_SOURCE))
             .bind(until)
             .bind(reason)
             .bind(now)
@@ -220,7 +223,12 @@ impl Db {
 
     /// Spends one request of `source`'s budget for `period` if fewer than `cap` are spent.
     /// A conditional increment: instances sharing the database can never overspend together.
-    pub async fn reserve_request(&self, source: &str, period: i64, cap: i64) -> Result<bool, Error> {
+    pub async fn reserve_request(
+        &self,
+        source: &str,
+        period: i64,
+        cap: i64,
+    ) -> Result<bool, Error> {
         let pool = self.primary()?;
         let ensure = match self.dialect() {
             Dialect::MySql => {
@@ -251,9 +259,9 @@ impl Db {
 
     /// Requests spent by `source` in `period`.
     pub async fn requests_used(&self, source: &str, period: i64) -> Result<i64, Error> {
-        let row = sqlx::query(&self.sql(
-            "SELECT requests FROM ingest_usage WHERE source = ? AND period = ?",
-        ))
+        let row = sqlx::query(
+            &self.sql("SELECT requests FROM ingest_usage WHERE source = ? AND period = ?"),
+        )
         .bind(source)
         .bind(period)
         .fetch_optional(self.primary()?)

@@ -5,6 +5,7 @@
 //! queries are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and only
 //! the statements whose syntax really differs branch on [`Dialect`].
 mod articles;
+mod ingest;
 mod preferences;
 mod rate_limits;
 mod sessions;
@@ -22,6 +23,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
 pub use articles::{FeedPage, InsertStats};
+pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use sessions::SessionRecord;
 pub use users::Credentials;
@@ -100,6 +102,9 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if is_auth_failure(&e) {
+            AUTH_FAILURES.notify_waiters();
+        }
         if is_unavailable(&e) {
             Error::Unavailable(e)
         } else {
@@ -125,6 +130,8 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
             || matches!(code.as_ref(), "1040" | "1053" | "1205" | "1290" | "1836")
             // SQLite: busy / locked beyond the busy timeout.
             || matches!(code.as_ref(), "5" | "6" | "517" | "261" | "262")
+            // Credentials being rotated: the monitor re-reads them within a second.
+            || matches!(code.as_ref(), "28P01" | "28000" | "1045")
         }
         _ => false,
     }
@@ -132,6 +139,24 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Where fresh database URLs (with credentials) come from when the database rejects ours,
+/// e.g. after a Secrets Manager rotation. Keeps the storage layer free of AWS.
+pub trait CredentialSource: Send + Sync {
+    /// The primary URL and, if configured, the replica URL.
+    fn urls(&self) -> BoxFuture<'_, anyhow::Result<(String, Option<String>)>>;
+}
+
+/// Woken whenever any query fails authentication, so the health monitor re-reads
+/// credentials at once instead of at its next periodic check.
+static AUTH_FAILURES: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+fn is_auth_failure(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("28P01" | "28000" | "1045")))
 }
 
 /// Counters for where lag-tolerant reads were served; exported as metrics.
@@ -154,6 +179,7 @@ struct Inner {
     replica: Option<Replica>,
     replica_timeout: Duration,
     sqlite_path: Option<PathBuf>,
+    credentials: std::sync::OnceLock<Arc<dyn CredentialSource>>,
     stats: ReadStats,
 }
 
@@ -269,6 +295,7 @@ impl Db {
                 replica,
                 replica_timeout: cfg.replica_timeout,
                 sqlite_path,
+                credentials: std::sync::OnceLock::new(),
                 stats: ReadStats::default(),
             }),
         })
@@ -276,6 +303,11 @@ impl Db {
 
     pub fn dialect(&self) -> Dialect {
         self.inner.dialect
+    }
+
+    /// Lets the health monitor re-read credentials when the database rejects them.
+    pub fn set_credential_source(&self, source: Arc<dyn CredentialSource>) {
+        let _ = self.inner.credentials.set(source);
     }
 
     pub fn read_stats(&self) -> &ReadStats {
@@ -383,13 +415,26 @@ impl Db {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u64 = 0;
             loop {
-                tick.tick().await;
+                let auth_failed = tokio::select! {
+                    _ = tick.tick() => false,
+                    () = AUTH_FAILURES.notified() => true,
+                };
+                ticks += 1;
                 let Some(inner) = weak.upgrade() else { return };
-                let primary_ok = probe(&inner.primary, inner.acquire_timeout).await;
-                report("primary", &inner.primary_healthy, primary_ok);
+                let primary = probe(&inner.primary, inner.acquire_timeout).await;
+                if let Some(source) = inner.credentials.get() {
+                    // Pooled connections keep working after a rotation; only new ones fail,
+                    // so test a fresh connection when a failure was seen, and now and then.
+                    let rejected = matches!(&primary, Err(e) if is_auth_failure(e));
+                    if rejected || auth_failed || ticks.is_multiple_of(30) {
+                        refresh_credentials_if_rejected(&inner, source.as_ref()).await;
+                    }
+                }
+                report("primary", &inner.primary_healthy, primary.is_ok());
                 if let Some(replica) = &inner.replica {
-                    let ok = probe(&replica.pool, inner.replica_timeout).await;
+                    let ok = probe(&replica.pool, inner.replica_timeout).await.is_ok();
                     report("replica", &replica.healthy, ok);
                 }
             }
@@ -474,9 +519,44 @@ enum MigrationLock {
     Builtin,
 }
 
-async fn probe(pool: &AnyPool, timeout: Duration) -> bool {
+async fn probe(pool: &AnyPool, timeout: Duration) -> Result<(), sqlx::Error> {
     let ping = sqlx::query("SELECT 1").execute(pool);
-    matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(_)))
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(sqlx::Error::PoolTimedOut),
+    }
+}
+
+/// Opens one fresh connection; if the database rejects its credentials, re-reads them and
+/// points both pools at the new ones. Open connections are untouched and stay valid.
+async fn refresh_credentials_if_rejected(inner: &Inner, source: &dyn CredentialSource) {
+    use sqlx::Connection as _;
+    match sqlx::AnyConnection::connect_with(&inner.primary.connect_options()).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return;
+        }
+        Err(e) if is_auth_failure(&e) => {}
+        Err(_) => return,
+    }
+    let result = async {
+        let (primary, replica) = source.urls().await?;
+        inner.primary.set_connect_options(primary.parse()?);
+        if let (Some(r), Some(url)) = (&inner.replica, replica) {
+            r.pool.set_connect_options(url.parse()?);
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::info!("database credentials were rejected; re-read them and updated the pools")
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "database credentials were rejected and could not be re-read")
+        }
+    }
 }
 
 fn report(which: &str, healthy: &AtomicBool, ok: bool) {

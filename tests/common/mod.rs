@@ -3,6 +3,9 @@
 //! runs the whole suite once per backend.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Once;
@@ -143,6 +146,9 @@ pub fn test_config(database: &TestDatabase) -> Config {
     config.database.replica_url = database.replica_url.clone().map(DatabaseUrl::new);
     config.shutdown_grace = std::time::Duration::ZERO;
     config.sample_news = false;
+    // Ingestion (and its retention job, which would delete the fixed-date test articles)
+    // runs only in the tests that turn it on.
+    config.ingest.enabled = false;
     // Tests sign up many users from one address; the throttling tests set tight limits.
     let generous = newsread::config::Limit {
         max: 100_000,
@@ -336,7 +342,7 @@ impl TestApp {
             .await
             .expect("primary");
         let lsn: String = sqlx::Row::get(
-            &sqlx::query("SELECT pg_current_wal_lsn()::text AS lsn")
+            &sqlx::query("SELECT pg_current_wal_insert_lsn()::text AS lsn")
                 .fetch_one(&mut primary)
                 .await
                 .expect("lsn"),

@@ -1,0 +1,323 @@
+//! One upstream item, whatever its format, and the rules that make it an article or a
+//! counted skip: every source goes through the same cleaning and the same checks.
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+use time::OffsetDateTime;
+
+use super::clean::{
+    article_url, image_url, plain_text, MAX_AUTHOR, MAX_DESCRIPTION, MAX_SOURCE, MAX_TITLE,
+};
+use crate::domain::article::NewArticle;
+use crate::domain::vocab::Dimension;
+
+/// An item as found upstream: raw text (possibly HTML), nothing validated yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawItem {
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub image: Option<String>,
+    pub published: Option<String>,
+    /// Per-item tags (mediastack has them; feeds may declare a language per entry).
+    pub category: Option<String>,
+    pub country: Option<String>,
+    pub language: Option<String>,
+    /// Per-item source name (mediastack); feeds use their own title.
+    pub source: Option<String>,
+}
+
+/// What an item falls back to when it does not say.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// Tags that win over the item's own (a feed tagged by the operator).
+    pub forced_category: Option<&'static str>,
+    pub forced_country: Option<&'static str>,
+    pub forced_language: Option<&'static str>,
+    /// Used when neither the operator nor the item says.
+    pub category: Option<&'static str>,
+    pub country: Option<&'static str>,
+    pub language: Option<&'static str>,
+    pub source: String,
+    /// Resolves relative links (the feed's URL).
+    pub base: Option<url::Url>,
+}
+
+/// Cleans and checks one item. `now` caps dates in the future; items published before
+/// `cutoff` are refused, since retention would delete them at once.
+pub fn to_article(
+    item: &RawItem,
+    defaults: &Defaults,
+    now: i64,
+    cutoff: i64,
+) -> Result<NewArticle, String> {
+    let url = article_url(
+        item.link.as_deref().unwrap_or_default(),
+        defaults.base.as_ref(),
+    )
+    .map_err(str::to_owned)?;
+    let title = plain_text(item.title.as_deref().unwrap_or_default(), MAX_TITLE);
+    if title.is_empty() {
+        return Err("no title".to_owned());
+    }
+    let category = pick(
+        Dimension::Category,
+        defaults.forced_category,
+        item.category.as_deref(),
+        defaults.category,
+    )?;
+    let country = pick(
+        Dimension::Country,
+        defaults.forced_country,
+        item.country.as_deref(),
+        defaults.country,
+    )?;
+    let language = pick(
+        Dimension::Language,
+        defaults.forced_language,
+        item.language.as_deref(),
+        defaults.language,
+    )?;
+    // A missing or unreadable date means "seen now"; a future one is upstream's clock or a
+    // typo, and would pin the item to the top of every feed, so it is capped at now.
+    let published_at = item
+        .published
+        .as_deref()
+        .and_then(parse_date)
+        .map_or(now, |t| t.min(now));
+    if published_at < cutoff {
+        return Err("older than the retention period".to_owned());
+    }
+    let source = item
+        .source
+        .as_deref()
+        .map(|s| plain_text(s, MAX_SOURCE))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| plain_text(&defaults.source, MAX_SOURCE));
+    let author = item
+        .author
+        .as_deref()
+        .map(|a| plain_text(a, MAX_AUTHOR))
+        .filter(|a| !a.is_empty());
+    Ok(NewArticle {
+        url,
+        title,
+        description: plain_text(
+            item.description.as_deref().unwrap_or_default(),
+            MAX_DESCRIPTION,
+        ),
+        source,
+        author,
+        image_url: item
+            .image
+            .as_deref()
+            .and_then(|i| image_url(i, defaults.base.as_ref())),
+        category,
+        country,
+        language,
+        published_at,
+        is_sample: false,
+    })
+}
+
+/// The operator's tag, else the item's own (if in the vocabulary), else the default.
+fn pick(
+    d: Dimension,
+    forced: Option<&'static str>,
+    own: Option<&str>,
+    default: Option<&'static str>,
+) -> Result<&'static str, String> {
+    if let Some(code) = forced {
+        return Ok(code);
+    }
+    let own = own.map(str::trim).filter(|s| !s.is_empty());
+    if let Some(raw) = own {
+        if let Some(code) = d.lookup(raw) {
+            return Ok(code);
+        }
+    }
+    default.ok_or_else(|| match own {
+        Some(raw) => format!("unknown {} `{}`", d.field(), plain_text(raw, 20)),
+        None => format!("no {} (tag the source with {}=…)", d.field(), d.field()),
+    })
+}
+
+/// Language and country from a language tag such as `en-GB`, `fr_ca` or `de`.
+pub fn from_language_tag(tag: &str) -> (Option<&'static str>, Option<&'static str>) {
+    let mut parts = tag.trim().split(['-', '_']);
+    let language = parts.next().and_then(|l| Dimension::Language.lookup(l));
+    let country = parts
+        .next()
+        .filter(|c| c.len() == 2)
+        .and_then(|c| Dimension::Country.lookup(c));
+    (language, country)
+}
+
+/// Unix seconds from the date formats feeds actually use: RFC 3339 (Atom, JSON Feed,
+/// mediastack), RFC 2822 (RSS) with the common zone names, and `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn parse_date(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc2822) {
+        return Some(t.unix_timestamp());
+    }
+    // RFC 2822 with a zone name time does not know, or lower-case/odd spacing.
+    if let Some((head, zone)) = s.rsplit_once(' ') {
+        let offset = match zone.to_ascii_uppercase().as_str() {
+            "UT" | "UTC" | "GMT" | "Z" => Some("+0000"),
+            "EST" => Some("-0500"),
+            "EDT" => Some("-0400"),
+            "CST" => Some("-0600"),
+            "CDT" => Some("-0500"),
+            "MST" => Some("-0700"),
+            "MDT" => Some("-0600"),
+            "PST" => Some("-0800"),
+            "PDT" => Some("-0700"),
+            "CET" => Some("+0100"),
+            "CEST" => Some("+0200"),
+            "BST" => Some("+0100"),
+            _ => None,
+        };
+        if let Some(offset) = offset {
+            if let Ok(t) = OffsetDateTime::parse(&format!("{head} {offset}"), &Rfc2822) {
+                return Some(t.unix_timestamp());
+            }
+        }
+    }
+    // `2026-11-02 10:00:00` or `2026-11-02T10:00:00` without a zone: read as UTC.
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let spaced = s.replacen('T', " ", 1);
+    time::PrimitiveDateTime::parse(&spaced, &fmt)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn item() -> RawItem {
+        RawItem {
+            title: Some("A <b>bold</b> title &amp; more".into()),
+            link: Some("https://news.example.org/a?utm_medium=rss".into()),
+            description: Some("<p>First</p><p>Second</p>".into()),
+            published: Some("2027-01-15T08:00:00Z".into()),
+            ..RawItem::default()
+        }
+    }
+
+    fn defaults() -> Defaults {
+        Defaults {
+            category: Some("general"),
+            country: Some("gb"),
+            language: Some("en"),
+            source: "Example News".into(),
+            ..Defaults::default()
+        }
+    }
+
+    #[test]
+    fn items_become_clean_articles() {
+        let a = to_article(&item(), &defaults(), NOW, 0).unwrap();
+        assert_eq!(a.title, "A bold title & more");
+        assert_eq!(a.url, "https://news.example.org/a");
+        assert_eq!(a.description, "First Second");
+        assert_eq!((a.category, a.country, a.language), ("general", "gb", "en"));
+        assert_eq!(a.source, "Example News");
+        assert_eq!(
+            a.published_at,
+            NOW.min(parse_date("2027-01-15T08:00:00Z").unwrap())
+        );
+        assert!(!a.is_sample);
+    }
+
+    #[test]
+    fn bad_items_are_refused_with_a_reason() {
+        let mut no_title = item();
+        no_title.title = Some("  <br/> ".into());
+        assert_eq!(
+            to_article(&no_title, &defaults(), NOW, 0).unwrap_err(),
+            "no title"
+        );
+        let mut bad_link = item();
+        bad_link.link = Some("mailto:x@example.org".into());
+        assert_eq!(
+            to_article(&bad_link, &defaults(), NOW, 0).unwrap_err(),
+            "link is not http(s)"
+        );
+        let mut untagged = item();
+        untagged.country = Some("zz".into());
+        let d = Defaults {
+            country: None,
+            ..defaults()
+        };
+        assert_eq!(
+            to_article(&untagged, &d, NOW, 0).unwrap_err(),
+            "unknown country `zz`"
+        );
+        untagged.country = None;
+        assert!(to_article(&untagged, &d, NOW, 0)
+            .unwrap_err()
+            .starts_with("no country"));
+        let mut old = item();
+        old.published = Some("1999-01-01T00:00:00Z".into());
+        assert_eq!(
+            to_article(&old, &defaults(), NOW, NOW - 86_400).unwrap_err(),
+            "older than the retention period"
+        );
+    }
+
+    #[test]
+    fn absurd_or_missing_dates_become_now() {
+        for date in [
+            None,
+            Some("9999-12-31T23:59:59Z"),
+            Some("yesterday-ish"),
+            Some(""),
+        ] {
+            let mut i = item();
+            i.published = date.map(str::to_owned);
+            assert_eq!(
+                to_article(&i, &defaults(), NOW, 0).unwrap().published_at,
+                NOW
+            );
+        }
+    }
+
+    #[test]
+    fn tags_follow_precedence() {
+        let mut i = item();
+        i.country = Some("us".into());
+        i.category = Some("sports".into());
+        let a = to_article(&i, &defaults(), NOW, 0).unwrap();
+        assert_eq!((a.country, a.category), ("us", "sports"));
+        let forced = Defaults {
+            forced_country: Some("ng"),
+            ..defaults()
+        };
+        assert_eq!(to_article(&i, &forced, NOW, 0).unwrap().country, "ng");
+        assert_eq!(from_language_tag("en-GB"), (Some("en"), Some("gb")));
+        assert_eq!(from_language_tag("fr_ca"), (Some("fr"), Some("ca")));
+        assert_eq!(from_language_tag("de"), (Some("de"), None));
+        assert_eq!(from_language_tag("xx-YY"), (None, None));
+    }
+
+    #[test]
+    fn dates_in_the_formats_feeds_use() {
+        let t = 1_793_865_600; // 2026-11-05T08:00:00Z
+        assert_eq!(parse_date("2026-11-05T08:00:00Z"), Some(t));
+        assert_eq!(parse_date("2026-11-05T09:00:00+01:00"), Some(t));
+        assert_eq!(parse_date("Thu, 05 Nov 2026 08:00:00 +0000"), Some(t));
+        assert_eq!(parse_date("Thu, 05 Nov 2026 08:00:00 GMT"), Some(t));
+        assert_eq!(parse_date("Thu, 05 Nov 2026 03:00:00 EST"), Some(t));
+        assert_eq!(parse_date("05 Nov 2026 08:00:00 +0000"), Some(t));
+        assert_eq!(parse_date("2026-11-05 08:00:00"), Some(t));
+        assert_eq!(parse_date("not a date"), None);
+    }
+}

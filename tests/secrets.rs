@@ -1,0 +1,255 @@
+//! Database credentials from AWS Secrets Manager (a local moto emulator), including a password
+//! rotation while the app runs. Uses its own PostgreSQL cluster and server process, since the
+//! AWS settings are process-wide environment variables.
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::Cluster;
+use common::server::{sigterm, start_server_on};
+use common::*;
+use reqwest::StatusCode;
+use sqlx::Connection as _;
+
+const MOTO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/moto/bin/moto_server");
+
+/// A moto Secrets Manager emulator on a free port, stopped on drop.
+struct Moto {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Moto {
+    async fn start() -> Self {
+        assert!(
+            std::path::Path::new(MOTO).exists(),
+            "{MOTO} is missing: scripts/test installs it (python3 -m venv .venv/moto && .venv/moto/bin/pip install 'moto[server]')"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new(MOTO)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server starts");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/moto-api/")).await.is_ok() {
+                return Self { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// One Secrets Manager call (moto routes by the credential scope and ignores signatures).
+    async fn call(&self, action: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .post(&self.url)
+            .header("x-amz-target", format!("secretsmanager.{action}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{action}: {}", r.status());
+        r.json().await.unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn superuser_exec(cluster: &Cluster, sql: &str) {
+    install_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&cluster.superuser("PG_PRIMARY_PORT"))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn database_credentials_come_from_secrets_manager_and_survive_rotation() {
+    let (cluster, moto) = tokio::join!(Cluster::up(), Moto::start());
+    let first = "Rotate-One-3391";
+    let second = "Rotate-Two-7720";
+    superuser_exec(
+        &cluster,
+        &format!("CREATE ROLE app_user LOGIN PASSWORD '{first}'"),
+    )
+    .await;
+    superuser_exec(&cluster, "CREATE DATABASE appdb OWNER app_user").await;
+    let secret = moto
+        .call("CreateSecret", serde_json::json!({
+            "Name": "rds!db-newsread",
+            "SecretString": serde_json::json!({"username": "app_user", "password": first, "engine": "postgres"}).to_string(),
+        }))
+        .await;
+    let arn = secret["ARN"].as_str().unwrap().to_owned();
+
+    // The URL carries no credentials: they come from the secret.
+    let port = &cluster.env["PG_PRIMARY_PORT"];
+    let url = format!("postgres://127.0.0.1:{port}/appdb");
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = moto.url.clone();
+    let mut server = start_server_on(
+        TestDatabase::on_server(url.clone(), None),
+        &[
+            ("NEWSREAD_DATABASE_SECRET_ARN", arn.as_str()),
+            ("NEWSREAD_INGEST", "off"),
+            ("NEWSREAD_LOG", "info"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HOME", home.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    let base = server.base();
+    let client = browser();
+    let page = client
+        .get(format!("{base}/register"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = client
+        .post(format!("{base}/register"))
+        .form(&[
+            ("csrf_token", csrf_token(&page).as_str()),
+            ("username", "rotating"),
+            ("email", "rotating@example.com"),
+            ("password", "correct horse battery"),
+            ("password_confirm", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the app reached the database with the secret's credentials"
+    );
+
+    // Rotate as RDS does: new password in the database and in the secret; then cut the
+    // app's open connections so that it must log in again.
+    superuser_exec(
+        &cluster,
+        &format!("ALTER ROLE app_user PASSWORD '{second}'"),
+    )
+    .await;
+    moto.call("PutSecretValue", serde_json::json!({
+        "SecretId": arn,
+        "SecretString": serde_json::json!({"username": "app_user", "password": second}).to_string(),
+    }))
+    .await;
+    superuser_exec(
+        &cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app_user'",
+    )
+    .await;
+
+    let mut statuses = Vec::new();
+    let mut recovered = false;
+    for _ in 0..100 {
+        let status = client
+            .get(format!("{base}/news"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        statuses.push(status.as_u16());
+        if status == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "no recovery after rotation: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "only 503 while rotating: {statuses:?}"
+    );
+    // New connections really use the new password: force one more reconnect.
+    superuser_exec(
+        &cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app_user'",
+    )
+    .await;
+    let mut ok_again = false;
+    for _ in 0..50 {
+        if client
+            .get(format!("{base}/news"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::OK
+        {
+            ok_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok_again);
+
+    sigterm(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
+    let logs = server.logs();
+    assert!(
+        logs.contains("re-read them and updated the pools"),
+        "{logs}"
+    );
+    for secret in [first, second] {
+        assert!(!logs.contains(secret), "password leaked into logs");
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_is_a_clear_startup_error() {
+    let moto = Moto::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(common::server::BIN)
+        .arg("migrate")
+        .env_clear()
+        .env("NEWSREAD_DATABASE_URL", "postgres://127.0.0.1:9/nothing")
+        .env(
+            "NEWSREAD_DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf",
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "reading secret arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ResourceNotFound"), "{stderr}");
+}
