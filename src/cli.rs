@@ -43,6 +43,19 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Add synthetic articles and readers in bulk (for benchmarks and large-archive demos).
+    /// Readers are reader00001... with the password `benchmark-password`.
+    Seed {
+        /// How many articles to add.
+        #[arg(long, default_value_t = 10_000)]
+        articles: u64,
+        /// How many readers to add (half with a filtered feed).
+        #[arg(long, default_value_t = 20)]
+        users: u64,
+        /// Random seed, so that runs are comparable.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn load_config(file: Option<&std::path::Path>) -> Result<Config, ExitCode> {
@@ -68,6 +81,20 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => {
             print!("{}", config.describe());
             ExitCode::SUCCESS
+        }
+        Command::Seed { articles, users, seed } => {
+            crate::telemetry::init(&config.log);
+            let result = async {
+                crate::secrets::resolve(&mut config).await?;
+                let db = Db::connect(&config.database)?;
+                db.migrate().await?;
+                let report = crate::seed::seed(&db, articles, users, seed, crate::web::session::now()).await?;
+                db.close().await;
+                println!("seeded {} articles and {} readers", report.articles_added, report.users_added);
+                anyhow::Ok(())
+            }
+            .await;
+            report(result, "seeded")
         }
         Command::Migrate => {
             crate::telemetry::init(&config.log);

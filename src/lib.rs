@@ -10,6 +10,7 @@ pub mod domain;
 pub mod ingest;
 pub mod password;
 pub mod secrets;
+pub mod seed;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -54,9 +54,11 @@ impl Db {
     ) -> Result<LeaseState, Error> {
         let pool = self.primary()?;
         let ensure = match self.dialect() {
+            // Not ON DUPLICATE KEY UPDATE: racing upserts of one new row deadlock in InnoDB
+            // (each holds a shared lock and waits for the exclusive one).
             Dialect::MySql => {
-                "INSERT INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
-                 VALUES (?, '', 0, 0, 0) ON DUPLICATE KEY UPDATE name = name"
+                "INSERT IGNORE INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
+                 VALUES (?, '', 0, 0, 0)"
             }
             Dialect::Sqlite | Dialect::Postgres => {
                 "INSERT INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
@@ -232,8 +234,7 @@ impl Db {
         let pool = self.primary()?;
         let ensure = match self.dialect() {
             Dialect::MySql => {
-                "INSERT INTO ingest_usage (source, period, requests) VALUES (?, ?, 0) \
-                 ON DUPLICATE KEY UPDATE source = source"
+                "INSERT IGNORE INTO ingest_usage (source, period, requests) VALUES (?, ?, 0)"
             }
             Dialect::Sqlite | Dialect::Postgres => {
                 "INSERT INTO ingest_usage (source, period, requests) VALUES (?, ?, 0) \
