@@ -964,10 +964,13 @@ async fn bad_upstreams_fail_alone_and_never_touch_stored_articles() {
     ];
     for (i, (path, junk, _)) in bad.iter().enumerate() {
         // A distinct good feed per route: the same items under a path of its own.
-        let good = String::from_utf8(fixture("rss.xml")).unwrap().replace(
-            "https://ledger.example.ng/",
-            &format!("https://ledger.example.ng/{i}/"),
-        );
+        let good = String::from_utf8(fixture("rss.xml"))
+            .unwrap()
+            .replace(
+                "https://ledger.example.ng/",
+                &format!("https://ledger.example.ng/{i}/"),
+            )
+            .replace("/stories/b", &format!("/stories/{i}/b"));
         fake.route(
             path,
             vec![status(200, good.as_bytes(), vec![]), junk.clone()],

@@ -256,6 +256,13 @@ async fn sigterm_drains_without_failing_a_request() {
         "failed requests during drain: {failures:?}"
     );
     let logs = server.lines.lock().unwrap().join("\n");
+    // One line per request at info, except the load balancer's health checks.
+    assert!(logs.contains("\"route\":\"/login\""), "request lines are logged");
+    assert!(logs.contains("\"request_id\""), "with their request id");
+    assert!(
+        !logs.contains("\"route\":\"/healthz\"") && !logs.contains("\"route\":\"/readyz\""),
+        "health checks are not logged at info"
+    );
     assert!(
         logs.contains("draining") && logs.contains("\"stopped\""),
         "{logs}"
