@@ -43,7 +43,15 @@ impl Application {
             ),
             None => None,
         };
+        let media = match &config.shared_dir {
+            Some(dir) => Some(
+                crate::media::MediaStore::new(dir, config.media_private_addresses)
+                    .map_err(|e| anyhow::anyhow!("NEWSREAD_SHARED_DIR {}: {e}", dir.display()))?,
+            ),
+            None => None,
+        };
         let state = AppState {
+            media,
             db,
             config: Arc::new(config),
             passwords: Passwords::new(),

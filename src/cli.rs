@@ -82,15 +82,24 @@ pub async fn run(cli: Cli) -> ExitCode {
             print!("{}", config.describe());
             ExitCode::SUCCESS
         }
-        Command::Seed { articles, users, seed } => {
+        Command::Seed {
+            articles,
+            users,
+            seed,
+        } => {
             crate::telemetry::init(&config.log);
             let result = async {
                 crate::secrets::resolve(&mut config).await?;
                 let db = Db::connect(&config.database)?;
                 db.migrate().await?;
-                let report = crate::seed::seed(&db, articles, users, seed, crate::web::session::now()).await?;
+                let report =
+                    crate::seed::seed(&db, articles, users, seed, crate::web::session::now())
+                        .await?;
                 db.close().await;
-                println!("seeded {} articles and {} readers", report.articles_added, report.users_added);
+                println!(
+                    "seeded {} articles and {} readers",
+                    report.articles_added, report.users_added
+                );
                 anyhow::Ok(())
             }
             .await;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ingest;
+pub mod media;
 pub mod password;
 pub mod secrets;
 pub mod seed;

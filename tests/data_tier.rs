@@ -208,20 +208,35 @@ async fn a_sqlite_file_in_a_missing_directory_is_created_on_first_start() {
 #[tokio::test]
 async fn seed_adds_a_large_archive_and_readers_who_can_log_in() {
     let db = fresh_database().await;
-    let out = newsread(&["seed", "--articles", "2500", "--users", "4"], &db.url).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = newsread(&["seed", "--articles", "2500", "--users", "4"], &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 2500 articles and 4 readers"));
     // Seeding again adds nothing: same URLs, same readers.
-    let again = newsread(&["seed", "--articles", "2500", "--users", "4"], &db.url).output().await.unwrap();
+    let again = newsread(&["seed", "--articles", "2500", "--users", "4"], &db.url)
+        .output()
+        .await
+        .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("seeded 0 articles and 0 readers"));
 
     let app = spawn_on(db, |_| {}).await;
     app.sync_replica().await;
     assert_eq!(app.db.count_articles().await.unwrap(), 2500);
     let client = browser();
-    let r = app.login(&client, "reader00002", newsread::seed::SEED_PASSWORD).await;
+    let r = app
+        .login(&client, "reader00002", newsread::seed::SEED_PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = app.get_html(&client, "/news").await;
     assert_eq!(titles(&html).len(), 30);
-    assert!(html.contains("<strong>Countries:</strong>"), "reader00002 has a filtered feed");
+    assert!(
+        html.contains("<strong>Countries:</strong>"),
+        "reader00002 has a filtered feed"
+    );
 }

@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use common::*;
+use futures_util::StreamExt as _;
 use newsread::config::{Config, FeedSource, Secret};
 use newsread::domain::article::Article;
 use newsread::domain::feed::FeedFilter;
@@ -285,8 +286,6 @@ async fn serve_fake(State(fake): State<Fake>, request: Request) -> Response {
         Some(Reply::Huge(n)) => builder.status(200).body(Body::from(vec![b' '; n])).unwrap(),
     }
 }
-
-use futures_util::StreamExt as _;
 
 // ---------------------------------------------------------------------------------------
 // Helpers

@@ -257,7 +257,10 @@ async fn sigterm_drains_without_failing_a_request() {
     );
     let logs = server.lines.lock().unwrap().join("\n");
     // One line per request at info, except the load balancer's health checks.
-    assert!(logs.contains("\"route\":\"/login\""), "request lines are logged");
+    assert!(
+        logs.contains("\"route\":\"/login\""),
+        "request lines are logged"
+    );
     assert!(logs.contains("\"request_id\""), "with their request id");
     assert!(
         !logs.contains("\"route\":\"/healthz\"") && !logs.contains("\"route\":\"/readyz\""),

@@ -305,13 +305,30 @@ async fn https_behind_a_trusted_proxy_makes_cookies_secure_and_adds_hsts() {
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let app = spawn_app().await;
-    let raw = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for path in ["/", "/static/app.css"] {
-        let r = raw.get(app.url(path)).header("accept-encoding", "gzip").send().await.unwrap();
-        assert_eq!(r.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"), "{path}");
+        let r = raw
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            Some("gzip"),
+            "{path}"
+        );
         let body = r.bytes().await.unwrap();
         assert_eq!(&body[..2], &[0x1f, 0x8b], "{path}: gzip magic");
     }
     let r = raw.get(app.url("/")).send().await.unwrap();
-    assert!(r.headers().get("content-encoding").is_none(), "identity when not asked");
+    assert!(
+        r.headers().get("content-encoding").is_none(),
+        "identity when not asked"
+    );
 }

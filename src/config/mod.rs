@@ -35,6 +35,10 @@ pub struct Config {
     pub sample_news: bool,
     /// Prometheus metrics listener; never the public one.
     pub metrics_listen: Option<SocketAddr>,
+    /// Storage shared by every instance (EFS on AWS): the article image cache.
+    pub shared_dir: Option<std::path::PathBuf>,
+    /// Let the image cache fetch from private and loopback addresses (local setups only).
+    pub media_private_addresses: bool,
     pub ingest: IngestConfig,
     pub throttle: ThrottleConfig,
     pub aws: AwsConfig,
@@ -153,6 +157,8 @@ const OPTIONS: &[&str] = &[
     "NEWSREAD_REQUEST_TIMEOUT",
     "NEWSREAD_SAMPLE_NEWS",
     "NEWSREAD_METRICS_LISTEN",
+    "NEWSREAD_SHARED_DIR",
+    "NEWSREAD_MEDIA_PRIVATE_ADDRESSES",
     "NEWSREAD_INGEST",
     "NEWSREAD_INGEST_INTERVAL",
     "NEWSREAD_MEDIASTACK_ACCESS_KEY",
@@ -370,6 +376,8 @@ impl Config {
                     .map(Some)
                     .map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:9464"))
             }),
+            shared_dir: r.raw("NEWSREAD_SHARED_DIR").map(std::path::PathBuf::from),
+            media_private_addresses: r.switch("NEWSREAD_MEDIA_PRIVATE_ADDRESSES", false),
             ingest: IngestConfig {
                 enabled: r.switch("NEWSREAD_INGEST", true),
                 interval: r.duration("NEWSREAD_INGEST_INTERVAL", Duration::from_secs(15 * 60)),
@@ -586,6 +594,17 @@ impl Config {
                 self.metrics_listen
                     .map(|a| a.to_string())
                     .unwrap_or_default(),
+            ),
+            (
+                "NEWSREAD_SHARED_DIR",
+                self.shared_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "NEWSREAD_MEDIA_PRIVATE_ADDRESSES",
+                on_off(self.media_private_addresses),
             ),
             ("NEWSREAD_INGEST", on_off(self.ingest.enabled)),
             (

@@ -54,7 +54,16 @@ pub enum ParseError {
 
 /// Recognises the format by content (servers often mislabel feeds) and parses it.
 pub fn parse(body: &[u8]) -> Result<ParsedFeed, ParseError> {
-    let text = String::from_utf8_lossy(body);
+    // Feeds are UTF-8 nearly always; the usual exception is Latin-1, whose bytes are the
+    // first 256 code points, which beats replacement characters everywhere.
+    let text: std::borrow::Cow<str> = match std::str::from_utf8(body) {
+        Ok(s) => s.into(),
+        Err(_) => body
+            .iter()
+            .map(|&b| char::from(b))
+            .collect::<String>()
+            .into(),
+    };
     let text = text.trim_start_matches('\u{feff}').trim_start();
     if text.is_empty() {
         return Err(ParseError::Empty);
@@ -572,6 +581,17 @@ mod tests {
         // Entity expansion bombs are refused (no DTDs).
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><rss>&lol2;</rss>"#;
         assert!(matches!(parse(bomb.as_bytes()), Err(ParseError::Xml(_))));
+    }
+
+    #[test]
+    fn latin1_feeds_are_read() {
+        let mut xml =
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><item><title>Caf"
+                .to_vec();
+        xml.push(0xe9);
+        xml.extend_from_slice(b"</title></item></channel></rss>");
+        let feed = parse(&xml).unwrap();
+        assert_eq!(feed.items[0].title.as_deref(), Some("Caf\u{e9}"));
     }
 
     #[test]

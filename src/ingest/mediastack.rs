@@ -346,9 +346,11 @@ mod tests {
 
     #[test]
     fn urls_carry_filters_and_the_key() {
-        let mut f = FeedFilter::default();
-        f.countries = vec!["gb", "us"];
-        f.categories = vec!["sports"];
+        let f = FeedFilter {
+            countries: vec!["gb", "us"],
+            categories: vec!["sports"],
+            ..FeedFilter::default()
+        };
         let url = news_url(
             "http://api.example/v1/",
             &Secret::new("k3y".into()),

@@ -193,19 +193,26 @@ impl Db {
 
     /// The fast path for large synthetic archives (`newsread seed`): multi-row inserts in big
     /// transactions, skipping URLs already stored, with no per-row change detection.
-    pub async fn bulk_insert_articles(&self, articles: &[NewArticle], now: i64) -> Result<u64, Error> {
+    pub async fn bulk_insert_articles(
+        &self,
+        articles: &[NewArticle],
+        now: i64,
+    ) -> Result<u64, Error> {
         const COLUMNS: usize = 14;
         const ROWS: usize = 500;
         let mut added = 0;
         for group in articles.chunks(ROWS * 20) {
             let mut tx = self.primary()?.begin().await?;
             for chunk in group.chunks(ROWS) {
-                let marks = vec![format!("({})", vec!["?"; COLUMNS].join(", ")); chunk.len()].join(", ");
+                let marks =
+                    vec![format!("({})", vec!["?"; COLUMNS].join(", ")); chunk.len()].join(", ");
                 let head = "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
                             category, country, language, published_at, is_sample, created_at, updated_at) VALUES ";
                 let sql = match self.dialect() {
                     Dialect::MySql => format!("{head}{marks} ON DUPLICATE KEY UPDATE id = id"),
-                    Dialect::Sqlite | Dialect::Postgres => format!("{head}{marks} ON CONFLICT (url_hash) DO NOTHING"),
+                    Dialect::Sqlite | Dialect::Postgres => {
+                        format!("{head}{marks} ON CONFLICT (url_hash) DO NOTHING")
+                    }
                 };
                 let sql = self.sql(&sql);
                 let mut q = sqlx::query(&sql);
@@ -231,6 +238,19 @@ impl Db {
             tx.commit().await?;
         }
         Ok(added)
+    }
+
+    /// An article's image URL, for the image cache; lag-tolerant.
+    pub async fn article_image(&self, id: i64) -> Result<Option<String>, Error> {
+        let sql = self.sql("SELECT image_url FROM articles WHERE id = ?");
+        let sql = &sql;
+        let row = self
+            .read(|pool| async move { sqlx::query(sql).bind(id).fetch_optional(&pool).await })
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<String>, _>("image_url"))
+            .transpose()?
+            .flatten())
     }
 
     /// Cheap on any archive size, unlike COUNT(*): used at start-up.

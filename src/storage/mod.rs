@@ -9,6 +9,7 @@ mod ingest;
 mod preferences;
 mod rate_limits;
 mod sessions;
+mod stats;
 mod users;
 
 use std::borrow::Cow;

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod error;
 mod form;
 mod health;
+mod media;
 pub mod metrics;
 mod pages;
 pub mod session;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// False from the moment a shutdown starts, so the load balancer drains this instance.
     pub ready: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+    /// The shared image cache, when a shared directory is configured.
+    pub media: Option<crate::media::MediaStore>,
 }
 
 /// What every page's frame needs.
@@ -225,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{*path}", get(assets::serve))
+        .route("/media/{id}/{key}", get(media::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CompressionLayer::new())

@@ -3,6 +3,7 @@
 //! runs the whole suite once per backend.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod server;
 

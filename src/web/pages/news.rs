@@ -6,7 +6,6 @@ use axum::response::Response;
 use crate::domain::article::Article;
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
-use crate::web::assets;
 use crate::web::error::AppError;
 use crate::web::form::Form;
 use crate::web::session::{self, PageContext};
@@ -63,11 +62,11 @@ pub fn ago(ts: i64, now: i64) -> String {
 }
 
 impl Card {
-    fn new(a: Article, now: i64) -> Self {
+    fn new(a: Article, now: i64, cached_images: bool) -> Self {
         let image = a
             .image_url
             .as_deref()
-            .map(|u| assets::resolve_image(u).map_or_else(|| u.to_owned(), str::to_owned));
+            .and_then(|u| crate::web::media::image_src(cached_images, a.id, u));
         Card {
             category_name: Dimension::Category.name_of(&a.category).to_owned(),
             country_name: Dimension::Country.name_of(&a.country).to_owned(),
@@ -133,7 +132,7 @@ pub async fn show(
         cards: page
             .articles
             .into_iter()
-            .map(|a| Card::new(a, now))
+            .map(|a| Card::new(a, now, state.media.is_some()))
             .collect(),
         older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
         is_first_page: cursor.is_none(),

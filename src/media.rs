@@ -1,0 +1,271 @@
+//! Article images, fetched once and kept in the shared directory (EFS on AWS), then served by
+//! every instance from there. Readers' browsers never contact the image hosts (no tracking, no
+//! mixed content), and an image host that disappears leaves no broken cards.
+//!
+//! Only images of stored articles are fetched (the URL names an article and the hash of its
+//! image URL), only to public addresses (no requests into the VPC or the metadata service),
+//! only real JPEG, PNG, GIF, WebP or AVIF, within a size cap.
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+/// Largest image kept; bigger ones show the placeholder.
+const MAX_BYTES: usize = 5 * 1024 * 1024;
+/// A failed fetch is retried after this long, not on every page view.
+const RETRY_FAILED_AFTER: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct MediaStore {
+    dir: PathBuf,
+    /// Allow images on private, loopback and link-local addresses (local setups only).
+    allow_private: bool,
+    fetch_timeout: Duration,
+}
+
+/// The cache key of an image URL: its SHA-256 in hex. URLs carry the first 16 characters.
+pub fn url_key(image_url: &str) -> String {
+    Sha256::digest(image_url.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The content type of an image, from its first bytes; `None` for anything else (SVG
+/// included: it can carry script).
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("image/png"),
+        [b'G', b'I', b'F', b'8', ..] => Some("image/gif"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f', ..] => Some("image/avif"),
+        _ => None,
+    }
+}
+
+/// Addresses an image fetch must never reach: private networks, loopback, link-local
+/// (including the cloud metadata service), and other non-global ranges.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("not an http(s) URL")]
+    BadUrl,
+    #[error("the image host resolves to a non-public address")]
+    Forbidden,
+    #[error("fetch failed: {0}")]
+    Fetch(String),
+    #[error("not a supported image")]
+    NotImage,
+    #[error("image larger than {MAX_BYTES} bytes")]
+    TooLarge,
+    #[error("cache write failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl MediaStore {
+    pub fn new(dir: &Path, allow_private: bool) -> std::io::Result<Self> {
+        let dir = dir.join("media");
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir,
+            allow_private,
+            fetch_timeout: Duration::from_secs(10),
+        })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(&key[..2]).join(key)
+    }
+
+    fn failed_marker(&self, key: &str) -> PathBuf {
+        self.dir.join(&key[..2]).join(format!("{key}.failed"))
+    }
+
+    /// The cached image for `key`, if any.
+    pub async fn cached(&self, key: &str) -> Option<(Vec<u8>, &'static str)> {
+        let bytes = tokio::fs::read(self.path(key)).await.ok()?;
+        let kind = sniff(&bytes)?;
+        Some((bytes, kind))
+    }
+
+    /// Whether a recent fetch of `key` failed, so it should not be retried yet.
+    pub async fn recently_failed(&self, key: &str) -> bool {
+        let Ok(meta) = tokio::fs::metadata(self.failed_marker(key)).await else {
+            return false;
+        };
+        meta.modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age < RETRY_FAILED_AFTER)
+    }
+
+    /// Fetches an image, checks it, and stores it for every instance. On failure a marker
+    /// holds off retries for a while.
+    pub async fn fetch_and_store(
+        &self,
+        image_url: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, &'static str), MediaError> {
+        let result = self.fetch(image_url).await;
+        let dir = self.dir.join(&key[..2]);
+        tokio::fs::create_dir_all(&dir).await?;
+        match result {
+            Ok((bytes, kind)) => {
+                let (path, bytes) = (self.path(key), bytes);
+                let written = tokio::task::spawn_blocking(move || {
+                    write_atomically(&path, &bytes).map(|()| bytes)
+                })
+                .await
+                .map_err(|e| MediaError::Io(std::io::Error::other(e)))??;
+                Ok((written, kind))
+            }
+            Err(e) => {
+                let _ = tokio::fs::write(self.failed_marker(key), e.to_string()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch(&self, image_url: &str) -> Result<(Vec<u8>, &'static str), MediaError> {
+        let url = url::Url::parse(image_url).map_err(|_| MediaError::BadUrl)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(MediaError::BadUrl);
+        }
+        let host = url.host_str().ok_or(MediaError::BadUrl)?.to_owned();
+        let port = url.port_or_known_default().ok_or(MediaError::BadUrl)?;
+        // Resolve once, check every address, and connect to a checked one: a DNS answer
+        // cannot change between the check and the connection.
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| MediaError::Fetch(format!("cannot resolve the image host: {e}")))?
+            .collect();
+        if addrs.is_empty() || (!self.allow_private && addrs.iter().any(|a| !is_public(a.ip()))) {
+            return Err(MediaError::Forbidden);
+        }
+        let client = reqwest::Client::builder()
+            .resolve(&host, addrs[0])
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.fetch_timeout)
+            .timeout(self.fetch_timeout)
+            .user_agent(concat!(
+                "NewsRead/",
+                env!("CARGO_PKG_VERSION"),
+                " (image cache)"
+            ))
+            .build()
+            .map_err(|e| MediaError::Fetch(e.without_url().to_string()))?;
+        let mut response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| MediaError::Fetch(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(MediaError::Fetch(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BYTES as u64)
+        {
+            return Err(MediaError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| MediaError::Fetch(e.without_url().to_string()))?
+        {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err(MediaError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let kind = sniff(&body).ok_or(MediaError::NotImage)?;
+        Ok((body, kind))
+    }
+}
+
+/// Temp file and rename: readers on any instance see a whole image or none.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", rand::random::<u32>()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses() {
+        for bad in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[test]
+    fn sniffs_images_and_refuses_svg() {
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff(b"GIF89a"), Some("image/gif"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(
+            sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script/></svg>"),
+            None
+        );
+        assert_eq!(sniff(b"<html>"), None);
+    }
+}
