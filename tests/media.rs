@@ -71,14 +71,7 @@ async fn images_are_fetched_once_and_served_by_every_instance() {
     first
         .seed(&[with_image(1, format!("{host}/photo.png"))])
         .await;
-    let second = spawn_on(
-        TestDatabase::on_server(
-            first.database.url.clone(),
-            first.database.replica_url.clone(),
-        ),
-        tweak,
-    )
-    .await;
+    let second = spawn_on(first.same_database(), tweak).await;
 
     let client = first.signed_up("picture_fan").await;
     let src = first_image(&first, &client).await;

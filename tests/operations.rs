@@ -13,34 +13,13 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn throttling_is_shared_by_instances_on_one_database() {
-    let first = spawn_app_with(|c| {
-        c.throttle.login_per_account = Limit {
-            max: 3,
-            window: Duration::from_secs(600),
-        };
-        c.throttle.register_per_address = Limit {
-            max: 4,
-            window: Duration::from_secs(600),
-        };
-    })
-    .await;
-    let second = spawn_on(
-        TestDatabase::on_server(
-            first.database.url.clone(),
-            first.database.replica_url.clone(),
-        ),
-        |c| {
-            c.throttle.login_per_account = Limit {
-                max: 3,
-                window: Duration::from_secs(600),
-            };
-            c.throttle.register_per_address = Limit {
-                max: 4,
-                window: Duration::from_secs(600),
-            };
-        },
-    )
-    .await;
+    let tight = |c: &mut newsread::config::Config| {
+        let window = Duration::from_secs(600);
+        c.throttle.login_per_account = Limit { max: 3, window };
+        c.throttle.register_per_address = Limit { max: 4, window };
+    };
+    let first = spawn_app_with(tight).await;
+    let second = spawn_on(first.same_database(), tight).await;
     first.signed_up("target_user").await; // registration 1 of 4 from this address
 
     // Three wrong passwords, alternating instances, then both refuse, even the right one.
@@ -319,15 +298,7 @@ async fn secrets_never_reach_the_logs() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("nr_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let session = session_cookie(&r).expect("session cookie");
     // A failed login with a wrong password, and some reads (replica errors, if any).
     client.get(format!("{base}/news")).send().await.unwrap();
     let anon = browser();

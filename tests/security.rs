@@ -239,15 +239,7 @@ async fn only_a_hash_of_the_session_token_is_stored() {
     app.signed_up("hashed").await;
     let client = browser();
     let r = app.login(&client, "hashed", "correct horse battery").await;
-    let token = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("nr_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let token = session_cookie(&r).expect("session cookie");
     let hash = newsread::web::session::hash_token(&token);
     let now = newsread::web::session::now();
     assert!(

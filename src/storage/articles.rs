@@ -30,6 +30,31 @@ pub(crate) fn url_hash(canonical_url: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the 14 columns of an `INSERT INTO articles (url_hash, ..., updated_at)` row.
+fn bind_new_article<'q>(
+    q: AnyQuery<'q>,
+    a: &'q NewArticle,
+    hash: String,
+    now: i64,
+) -> AnyQuery<'q> {
+    q.bind(hash)
+        .bind(&a.url)
+        .bind(&a.title)
+        .bind(&a.description)
+        .bind(&a.source)
+        .bind(a.author.as_deref())
+        .bind(a.image_url.as_deref())
+        .bind(a.category)
+        .bind(a.country)
+        .bind(a.language)
+        .bind(a.published_at)
+        .bind(i64::from(a.is_sample))
+        .bind(now)
+        .bind(now)
+}
+
 fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
     Ok(Article {
         id: r.try_get("id")?,
@@ -143,21 +168,7 @@ impl Db {
                     .await?;
                 match existing {
                     None => {
-                        let done = sqlx::query(&insert)
-                            .bind(&hash)
-                            .bind(&a.url)
-                            .bind(&a.title)
-                            .bind(&a.description)
-                            .bind(&a.source)
-                            .bind(a.author.as_deref())
-                            .bind(a.image_url.as_deref())
-                            .bind(a.category)
-                            .bind(a.country)
-                            .bind(a.language)
-                            .bind(a.published_at)
-                            .bind(i64::from(a.is_sample))
-                            .bind(now)
-                            .bind(now)
+                        let done = bind_new_article(sqlx::query(&insert), a, hash.clone(), now)
                             .execute(&mut *tx)
                             .await?;
                         if done.rows_affected() == 1 {
@@ -217,21 +228,7 @@ impl Db {
                 let sql = self.sql(&sql);
                 let mut q = sqlx::query(&sql);
                 for a in chunk {
-                    q = q
-                        .bind(url_hash(&a.url))
-                        .bind(&a.url)
-                        .bind(&a.title)
-                        .bind(&a.description)
-                        .bind(&a.source)
-                        .bind(a.author.as_deref())
-                        .bind(a.image_url.as_deref())
-                        .bind(a.category)
-                        .bind(a.country)
-                        .bind(a.language)
-                        .bind(a.published_at)
-                        .bind(i64::from(a.is_sample))
-                        .bind(now)
-                        .bind(now);
+                    q = bind_new_article(q, a, url_hash(&a.url), now);
                 }
                 added += q.execute(&mut *tx).await?.rows_affected();
             }

@@ -212,6 +212,17 @@ pub fn csrf_token(html: &str) -> String {
     html[start..start + end].to_owned()
 }
 
+/// The value of the `nr_session` cookie a response sets, if any.
+pub fn session_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("nr_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
 pub fn location(r: &Response) -> String {
     r.headers()
         .get("location")
@@ -221,6 +232,11 @@ pub fn location(r: &Response) -> String {
 }
 
 impl TestApp {
+    /// This app's database, for a second instance sharing it.
+    pub fn same_database(&self) -> TestDatabase {
+        TestDatabase::on_server(self.database.url.clone(), self.database.replica_url.clone())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
