@@ -176,7 +176,6 @@ struct Inner {
     dialect: Dialect,
     primary: AnyPool,
     primary_healthy: AtomicBool,
-    acquire_timeout: Duration,
     replica: Option<Replica>,
     replica_timeout: Duration,
     sqlite_path: Option<PathBuf>,
@@ -292,7 +291,6 @@ impl Db {
                 dialect,
                 primary,
                 primary_healthy: AtomicBool::new(true),
-                acquire_timeout: cfg.acquire_timeout,
                 replica,
                 replica_timeout: cfg.replica_timeout,
                 sqlite_path,
@@ -333,6 +331,11 @@ impl Db {
             ));
         }
         stats
+    }
+
+    /// Whether the last probe reached the primary.
+    pub fn primary_healthy(&self) -> bool {
+        self.inner.primary_healthy.load(Ordering::Relaxed)
     }
 
     /// `None` without a replica; else whether reads currently go to it.
@@ -414,9 +417,13 @@ impl Db {
     pub fn spawn_health_monitor(&self) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(PROBE_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut ticks: u64 = 0;
+            // Probes use connections of their own: a pool saturated by load must not look
+            // like a database outage, and an outage must show within one probe timeout.
+            let mut primary_conn = None;
+            let mut replica_conn = None;
             loop {
                 let auth_failed = tokio::select! {
                     _ = tick.tick() => false,
@@ -424,18 +431,18 @@ impl Db {
                 };
                 ticks += 1;
                 let Some(inner) = weak.upgrade() else { return };
-                let primary = probe(&inner.primary, inner.acquire_timeout).await;
+                let primary = probe(&mut primary_conn, &inner.primary).await;
                 if let Some(source) = inner.credentials.get() {
                     // Pooled connections keep working after a rotation; only new ones fail,
                     // so test a fresh connection when a failure was seen, and now and then.
                     let rejected = matches!(&primary, Err(e) if is_auth_failure(e));
-                    if rejected || auth_failed || ticks.is_multiple_of(30) {
+                    if rejected || auth_failed || ticks.is_multiple_of(60) {
                         refresh_credentials_if_rejected(&inner, source.as_ref()).await;
                     }
                 }
                 report("primary", &inner.primary_healthy, primary.is_ok());
                 if let Some(replica) = &inner.replica {
-                    let ok = probe(&replica.pool, inner.replica_timeout).await.is_ok();
+                    let ok = probe(&mut replica_conn, &replica.pool).await.is_ok();
                     report("replica", &replica.healthy, ok);
                 }
             }
@@ -520,13 +527,29 @@ enum MigrationLock {
     Builtin,
 }
 
-async fn probe(pool: &AnyPool, timeout: Duration) -> Result<(), sqlx::Error> {
-    let ping = sqlx::query("SELECT 1").execute(pool);
-    match tokio::time::timeout(timeout, ping).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e),
+/// How often the databases are probed, and how long a probe may take.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Pings the database on the probe's own connection (opened with the pool's current
+/// options), reconnecting after any failure.
+async fn probe(conn: &mut Option<sqlx::AnyConnection>, pool: &AnyPool) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    let attempt = async {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(sqlx::AnyConnection::connect_with(&pool.connect_options()).await?),
+        };
+        c.ping().await
+    };
+    let result = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+        Ok(result) => result,
         Err(_) => Err(sqlx::Error::PoolTimedOut),
+    };
+    if result.is_err() {
+        *conn = None;
     }
+    result
 }
 
 /// Opens one fresh connection; if the database rejects its credentials, re-reads them and
