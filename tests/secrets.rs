@@ -3,6 +3,7 @@
 //! AWS settings are process-wide environment variables.
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::cluster::Cluster;
@@ -252,4 +253,97 @@ async fn an_unreadable_secret_is_a_clear_startup_error() {
         "{stderr}"
     );
     assert!(stderr.contains("ResourceNotFound"), "{stderr}");
+}
+
+/// A mediastack stand-in that records the access keys it is called with.
+async fn fake_mediastack() -> (String, Arc<Mutex<Vec<String>>>) {
+    let keys = Arc::new(Mutex::new(Vec::new()));
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/v1/news",
+        axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+            let seen = seen.clone();
+            async move {
+                let q = q.unwrap_or_default();
+                let key = form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "access_key")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                seen.lock().unwrap().push(key);
+                axum::Json(serde_json::json!({
+                    "pagination": {"limit": 100, "offset": 0, "count": 0, "total": 0},
+                    "data": []
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1"), keys)
+}
+
+#[tokio::test]
+async fn the_mediastack_key_comes_from_secrets_manager_and_follows_its_rotation() {
+    let (moto, (base, keys)) = tokio::join!(Moto::start(), fake_mediastack());
+    let secret = moto
+        .call(
+            "CreateSecret",
+            serde_json::json!({"Name": "newsread/mediastack", "SecretString": r#"{"access_key":"ms-key-one"}"#}),
+        )
+        .await;
+    let arn = secret["ARN"].as_str().unwrap().to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let mut server = start_server_on(
+        fresh_database().await,
+        &[
+            ("NEWSREAD_MEDIASTACK_SECRET_ARN", arn.as_str()),
+            ("NEWSREAD_MEDIASTACK_BASE_URL", base.as_str()),
+            ("NEWSREAD_MEDIASTACK_MONTHLY_BUDGET", "1000000"),
+            ("NEWSREAD_INGEST", "on"),
+            ("NEWSREAD_INGEST_INTERVAL", "1s"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.url.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HOME", home.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    let seen = |key: &str| keys.lock().unwrap().iter().any(|k| k == key);
+    for _ in 0..100 {
+        if seen("ms-key-one") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen("ms-key-one"),
+        "mediastack was called with the secret's key: {:?}",
+        keys.lock().unwrap()
+    );
+
+    moto.call(
+        "PutSecretValue",
+        serde_json::json!({"SecretId": arn, "SecretString": r#"{"access_key":"ms-key-two"}"#}),
+    )
+    .await;
+    for _ in 0..100 {
+        if seen("ms-key-two") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen("ms-key-two"),
+        "the rotated key is used without a restart: {:?}",
+        keys.lock().unwrap()
+    );
+    sigterm(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
+    let logs = server.logs();
+    for key in ["ms-key-one", "ms-key-two"] {
+        assert!(!logs.contains(key), "the key leaked into logs");
+    }
 }

@@ -48,6 +48,8 @@ pub struct Ingester {
     metrics: Arc<Metrics>,
     http: http::HttpClient,
     mediastack_key: Option<Secret<String>>,
+    /// Created on first use when the key comes from AWS Secrets Manager.
+    secrets: tokio::sync::OnceCell<crate::secrets::SecretsClient>,
 }
 
 impl Ingester {
@@ -64,6 +66,7 @@ impl Ingester {
     ) -> Result<Self, FetchError> {
         Ok(Self {
             mediastack_key: config.ingest.mediastack_access_key.clone(),
+            secrets: tokio::sync::OnceCell::new(),
             http: http::HttpClient::new(limits)?,
             db,
             config,
@@ -106,8 +109,8 @@ impl Ingester {
         let retention_secs = i64::from(self.config.ingest.retention_days) * 86_400;
         let cutoff = now.saturating_sub(retention_secs);
         let mut sources = Vec::new();
-        if let Some(key) = &self.mediastack_key {
-            sources.push(mediastack::ingest(self, key, now, cutoff).await);
+        if let Some(key) = self.current_mediastack_key().await {
+            sources.push(mediastack::ingest(self, &key, now, cutoff).await);
         }
         for feed in &self.config.ingest.feeds {
             sources.push(feeds::ingest(self, feed, now, cutoff).await);
@@ -124,6 +127,26 @@ impl Ingester {
         };
         report.record(&self.metrics);
         report
+    }
+
+    /// The mediastack key for this cycle. When it comes from Secrets Manager it is re-read
+    /// every cycle (one cheap call per interval), so a rotated key is used from the next
+    /// cycle on; if the read fails, the last known key is used.
+    async fn current_mediastack_key(&self) -> Option<Secret<String>> {
+        let Some(arn) = &self.config.aws.mediastack_secret_arn else {
+            return self.mediastack_key.clone();
+        };
+        let client = self
+            .secrets
+            .get_or_init(crate::secrets::SecretsClient::from_environment)
+            .await;
+        match client.get(arn).await {
+            Ok(value) => Some(crate::secrets::parse_mediastack_secret(value)),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not re-read the mediastack key; using the last one");
+                self.mediastack_key.clone()
+            }
+        }
     }
 
     /// Deletes articles published before `cutoff`, [`RETENTION_BATCH`] at a time.

@@ -134,7 +134,7 @@ impl Driver {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if !sent {
                     if let Some(port) = line
-                        .split("on port ")
+                        .split("started successfully on port ")
                         .nth(1)
                         .and_then(|p| p.trim_end_matches('.').trim().parse::<u16>().ok())
                     {
