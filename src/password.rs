@@ -1,11 +1,14 @@
-//! Argon2id hashing, off the async executor and bounded, so a burst of logins cannot starve
-//! the threads that serve everything else.
-use std::sync::Arc;
+//! Argon2id hashing, off the async executor on a few dedicated threads, so a burst of logins
+//! can neither starve the threads that serve everything else nor grow memory: each hash
+//! takes 19 MiB, and the allocator keeps that per thread that ever hashed, so the number of
+//! hashing threads (not the number of logins) bounds it.
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{oneshot, OnceCell};
 
 use crate::config::Secret;
 
@@ -15,9 +18,11 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// A real hash to verify against when the account does not exist, so a wrong username
     /// takes as long as a wrong password.
     dummy: Arc<OnceCell<String>>,
@@ -33,8 +38,26 @@ impl Passwords {
     pub fn new() -> Self {
         // Leave at least one core for serving pages while passwords are hashed.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..(cores / 2).max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job, not while hashing.
+                    let next = queue.lock().map(|q| q.recv());
+                    match next {
+                        Ok(Ok(job)) => job(),
+                        _ => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Self {
-            permits: Arc::new(Semaphore::new((cores / 2).max(1))),
+            jobs,
             dummy: Arc::new(OnceCell::new()),
         }
     }
@@ -43,8 +66,13 @@ impl Passwords {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.acquire().await?;
-        Ok(tokio::task::spawn_blocking(job).await?)
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(job());
+            }))
+            .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+        Ok(rx.await?)
     }
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {

@@ -53,6 +53,16 @@ impl FeedFilter {
         Ok(())
     }
 
+    /// Adds codes already taken from the vocabulary.
+    pub fn add_codes(&mut self, d: Dimension, codes: &[&'static str]) {
+        let list = self.get_mut(d);
+        for code in codes {
+            if !list.contains(code) {
+                list.push(code);
+            }
+        }
+    }
+
     /// Rebuilds a filter from stored codes, dropping any the vocabulary no longer has.
     pub fn from_stored(countries: &str, languages: &str, categories: &str) -> Self {
         let mut f = FeedFilter::default();

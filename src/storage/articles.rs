@@ -5,6 +5,7 @@ use sqlx::Row;
 use super::{Db, Dialect, Error};
 use crate::domain::article::{Article, NewArticle};
 use crate::domain::feed::{Cursor, FeedFilter};
+use crate::domain::vocab::Dimension;
 
 const ARTICLE_COLUMNS: &str = "id, url, title, description, source, author, image_url, category, \
                                country, language, published_at, is_sample";
@@ -28,6 +29,69 @@ pub struct InsertStats {
 pub(crate) fn url_hash(canonical_url: &str) -> String {
     let digest = Sha256::digest(canonical_url.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A bind parameter of a query built at run time.
+enum Param {
+    Text(&'static str),
+    Int(i64),
+}
+
+/// Filters with more values than this in every dimension use one IN-list query instead of
+/// one branch per value.
+const MAX_BRANCHES: usize = 16;
+
+/// The dimension to split a filtered page on: the selected one with the fewest values (fewest
+/// branches), if splitting helps at all.
+fn split_dimension(filter: &FeedFilter) -> Option<Dimension> {
+    Dimension::ALL
+        .into_iter()
+        .map(|d| (d, filter.get(d).len()))
+        .filter(|(_, n)| (2..=MAX_BRANCHES).contains(n))
+        .min_by_key(|(_, n)| *n)
+        .map(|(d, _)| d)
+}
+
+/// One keyset page query for `filter`, strictly older than `after`.
+fn page_query(filter: &FeedFilter, after: Option<Cursor>, fetch: i64) -> (String, Vec<Param>) {
+    let (clause, codes) = filter_sql(filter);
+    let mut params: Vec<Param> = codes.into_iter().map(Param::Text).collect();
+    let mut sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE 1 = 1{clause}");
+    if let Some(c) = after {
+        // The redundant `published_at <= ?` gives every engine's planner an index range.
+        sql.push_str(" AND published_at <= ? AND (published_at < ? OR id < ?)");
+        params.extend([
+            Param::Int(c.published_at),
+            Param::Int(c.published_at),
+            Param::Int(c.id),
+        ]);
+    }
+    sql.push_str(" ORDER BY published_at DESC, id DESC LIMIT ?");
+    params.push(Param::Int(fetch));
+    (sql, params)
+}
+
+/// ` AND column IN (?, ...)` for each filtered dimension, with its codes.
+pub(super) fn filter_sql(filter: &FeedFilter) -> (String, Vec<&'static str>) {
+    let mut sql = String::new();
+    let mut codes = Vec::new();
+    for d in Dimension::ALL {
+        let selected = filter.get(d);
+        if selected.is_empty() {
+            continue;
+        }
+        if selected.len() == 1 {
+            sql.push_str(&format!(" AND {} = ?", d.field()));
+        } else {
+            sql.push_str(&format!(
+                " AND {} IN ({})",
+                d.field(),
+                vec!["?"; selected.len()].join(", ")
+            ));
+        }
+        codes.extend(selected.iter().copied());
+    }
+    (sql, codes)
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -76,50 +140,62 @@ impl Db {
     /// A page of articles matching `filter`, strictly older than `after`.
     ///
     /// Keyset paging on (published_at, id): the cost of a page does not grow with its depth.
-    /// The redundant `published_at <= ?` gives every engine's planner an index range.
     pub async fn feed_page(
         &self,
         filter: &FeedFilter,
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<FeedPage, Error> {
-        let mut sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE 1 = 1");
-        let mut codes: Vec<&'static str> = Vec::new();
-        for (column, selected) in [
-            ("country", &filter.countries),
-            ("language", &filter.languages),
-            ("category", &filter.categories),
-        ] {
-            if selected.is_empty() {
-                continue;
-            }
-            let marks = vec!["?"; selected.len()].join(", ");
-            sql.push_str(&format!(" AND {column} IN ({marks})"));
-            codes.extend(selected.iter().copied());
-        }
-        if after.is_some() {
-            sql.push_str(" AND published_at <= ? AND (published_at < ? OR id < ?)");
-        }
-        sql.push_str(" ORDER BY published_at DESC, id DESC LIMIT ?");
-        let sql = self.sql(&sql).into_owned();
         let fetch = i64::from(limit) + 1;
-        let (sql, codes) = (&sql, &codes);
+        // One index-ordered range scan per selected value of the split dimension, each
+        // stopping after a page, merged here: the cost depends on the page size and the
+        // filter's selectivity, never on the size of the archive (an IN list makes the
+        // database collect and sort every match). SQLite plans a compound UNION ALL of such
+        // scans poorly, so they run as separate queries.
+        let queries: Vec<(String, Vec<Param>)> = match split_dimension(filter) {
+            Some(dim) => filter
+                .get(dim)
+                .iter()
+                .map(|code| {
+                    let mut one = FeedFilter::default();
+                    for d in Dimension::ALL {
+                        if d == dim {
+                            one.add_codes(d, &[code]);
+                        } else {
+                            one.add_codes(d, filter.get(d));
+                        }
+                    }
+                    page_query(&one, after, fetch)
+                })
+                .collect(),
+            None => vec![page_query(filter, after, fetch)],
+        };
+        let queries: Vec<(String, Vec<Param>)> = queries
+            .into_iter()
+            .map(|(sql, params)| (self.sql(&sql).into_owned(), params))
+            .collect();
+        let queries = &queries;
         let rows = self
             .read(|pool| async move {
-                let mut q = sqlx::query(sql);
-                for code in codes {
-                    q = q.bind(*code);
+                let mut rows = Vec::new();
+                for (sql, params) in queries {
+                    let mut q = sqlx::query(sql);
+                    for p in params {
+                        q = match p {
+                            Param::Text(t) => q.bind(*t),
+                            Param::Int(n) => q.bind(*n),
+                        };
+                    }
+                    rows.extend(q.fetch_all(&pool).await?);
                 }
-                if let Some(c) = after {
-                    q = q.bind(c.published_at).bind(c.published_at).bind(c.id);
-                }
-                q.bind(fetch).fetch_all(&pool).await
+                Ok(rows)
             })
             .await?;
         let mut articles = rows
             .iter()
             .map(article_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        articles.sort_unstable_by(|a, b| (b.published_at, b.id).cmp(&(a.published_at, a.id)));
         let next = if articles.len() > limit as usize {
             articles.truncate(limit as usize);
             articles.last().map(|a| Cursor {

@@ -11,21 +11,8 @@ impl Db {
     /// How many articles `filter` matches, up to [`COUNT_CAP`] + 1 (so callers can show
     /// "10,000+"). Same WHERE clause as `feed_page`; lag-tolerant, so it runs on the replica.
     pub async fn count_matching(&self, filter: &FeedFilter) -> Result<i64, Error> {
-        let mut inner = String::from("SELECT 1 FROM articles WHERE 1 = 1");
-        let mut codes: Vec<&'static str> = Vec::new();
-        for (column, selected) in [
-            ("country", &filter.countries),
-            ("language", &filter.languages),
-            ("category", &filter.categories),
-        ] {
-            if selected.is_empty() {
-                continue;
-            }
-            let marks = vec!["?"; selected.len()].join(", ");
-            inner.push_str(&format!(" AND {column} IN ({marks})"));
-            codes.extend(selected.iter().copied());
-        }
-        inner.push_str(" LIMIT ?");
+        let (clause, codes) = super::articles::filter_sql(filter);
+        let inner = format!("SELECT 1 FROM articles WHERE 1 = 1{clause} LIMIT ?");
         let sql = self
             .sql(&format!("SELECT COUNT(*) AS n FROM ({inner}) AS capped"))
             .into_owned();

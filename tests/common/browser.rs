@@ -456,8 +456,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Clicks an element as a person would: scrolled to the middle of the screen first, so no
+    /// sticky bar is in the way.
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
+                vec![serde_json::to_value(&el).expect("element as JSON")],
+            )
+            .await
+            .expect("scroll into view");
         el.click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
@@ -519,7 +528,14 @@ impl Browser {
               tag: el.tagName.toLowerCase(),
               id: el.id || '',
               in_view: r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 &&
-                r.top < innerHeight && r.left < innerWidth,
+                r.top < innerHeight && r.left < innerWidth && (() => {
+                  // Not hidden behind a sticky header or action bar (WCAG 2.4.11).
+                  const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+                  const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+                  const top = document.elementFromPoint(x, y);
+                  return !!top && (top === el || el.contains(top) || top.contains(el) ||
+                    (el.labels && Array.from(el.labels).some(l => l.contains(top))));
+                })(),
               indicator: el === document.body || outline || shadow,
             };
             "#)
@@ -577,7 +593,9 @@ impl Browser {
                 return Array.from(document.images).every(img => {
                   const r = img.getBoundingClientRect();
                   return r.top > innerHeight || img.complete;
-                }) && (!document.fonts || document.fonts.status === 'loaded');
+                }) && (!document.fonts || document.fonts.status === 'loaded') &&
+                  // Colour transitions after a theme switch have finished.
+                  (!document.getAnimations || document.getAnimations().every(a => a.playState !== 'running'));
                 "#)
                 .await;
             (v == true).then_some(())
