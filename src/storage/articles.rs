@@ -195,7 +195,7 @@ impl Db {
             .iter()
             .map(article_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        articles.sort_unstable_by(|a, b| (b.published_at, b.id).cmp(&(a.published_at, a.id)));
+        articles.sort_unstable_by_key(|a| std::cmp::Reverse((a.published_at, a.id)));
         let next = if articles.len() > limit as usize {
             articles.truncate(limit as usize);
             articles.last().map(|a| Cursor {

@@ -363,6 +363,12 @@ impl Browser {
             .unwrap_or_else(|e| panic!("goto {path}: {e}"));
     }
 
+    /// The current URL's fragment, if any.
+    pub async fn fragment(&self) -> Option<String> {
+        let url = self.client.current_url().await.expect("current url");
+        url.fragment().map(str::to_owned)
+    }
+
     /// The current path and query, e.g. `/news?cursor=abc`.
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("current url");
@@ -456,6 +462,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs an asynchronous script; it calls `arguments[arguments.length - 1]` with its result.
+    pub async fn js_async(&self, script: &str) -> Value {
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
+    }
+
     /// Clicks an element as a person would: scrolled to the middle of the screen first, so no
     /// sticky bar is in the way.
     pub async fn click(&self, css: &str) {
@@ -490,6 +504,20 @@ impl Browser {
                 .then(KeyAction::Down { value })
                 .then(KeyAction::Up { value });
         }
+        self.client
+            .perform_actions(actions)
+            .await
+            .expect("key actions");
+    }
+
+    /// Holds `modifier` while pressing `key`, e.g. Control+A.
+    pub async fn chord(&self, modifier: Key, key: char) {
+        let modifier: char = modifier.into();
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: modifier })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: modifier });
         self.client
             .perform_actions(actions)
             .await
