@@ -58,6 +58,7 @@
     var filter = group.querySelector("[data-filter]");
     var noMatch = group.querySelector("[data-no-match]");
     var sections = Array.prototype.slice.call(group.querySelectorAll("[data-section]"));
+    var selectLabel = group.querySelector("[data-select-label]");
     if (!tools) return;
     tools.hidden = false;
 
@@ -81,6 +82,7 @@
         s.hidden = !Array.prototype.some.call(s.querySelectorAll(".choice"), function (c) { return !c.hidden; });
       });
       noMatch.hidden = shown().length > 0;
+      if (selectLabel) selectLabel.textContent = q === "" ? "Select all" : "Select shown";
     }
 
     group.querySelector("[data-select-all]").addEventListener("click", function () {
