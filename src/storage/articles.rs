@@ -296,7 +296,12 @@ impl Db {
                 let head = "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
                             category, country, language, published_at, is_sample, created_at, updated_at) VALUES ";
                 let sql = match self.dialect() {
-                    Dialect::MySql => format!("{head}{marks} ON DUPLICATE KEY UPDATE id = id"),
+                    // MySQL counts rows matched by ON DUPLICATE KEY UPDATE as affected; IGNORE
+                    // reports only inserted rows (this path only ever sees generated data).
+                    Dialect::MySql => format!(
+                        "{}{marks}",
+                        head.replacen("INSERT INTO", "INSERT IGNORE INTO", 1)
+                    ),
                     Dialect::Sqlite | Dialect::Postgres => {
                         format!("{head}{marks} ON CONFLICT (url_hash) DO NOTHING")
                     }
