@@ -27,10 +27,7 @@ pub struct MediaStore {
 
 /// The cache key of an image URL: its SHA-256 in hex. URLs carry the first 16 characters.
 pub fn url_key(image_url: &str) -> String {
-    Sha256::digest(image_url.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(image_url.as_bytes()))
 }
 
 /// The content type of an image, from its first bytes; `None` for anything else (SVG

@@ -93,6 +93,7 @@ pub async fn seed(
         done += n;
         tracing::info!(done, total = articles, "seeding articles");
     }
+    db.optimize(true).await?;
     let hash = Passwords::new().hash(SEED_PASSWORD).await?;
     let mut users_added = 0;
     for i in 1..=users {

@@ -375,6 +375,7 @@ impl Setup {
             .await
             .expect("feed page")
             .articles
+            .clone()
     }
 
     async fn article(&self, url: &str) -> Article {

@@ -110,6 +110,9 @@ pub struct DatabaseConfig {
     pub max_lifetime: Duration,
     /// How long a replica read may take before it is retried on the primary.
     pub replica_timeout: Duration,
+    /// How long a feed page read from the database is reused for other readers with the same
+    /// selection (zero: never).
+    pub feed_cache_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +150,7 @@ const OPTIONS: &[&str] = &[
     "NEWSREAD_DATABASE_IDLE_TIMEOUT",
     "NEWSREAD_DATABASE_MAX_LIFETIME",
     "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
+    "NEWSREAD_FEED_CACHE_TTL",
     "NEWSREAD_DATABASE_SECRET_ARN",
     "NEWSREAD_SESSION_IDLE_TIMEOUT",
     "NEWSREAD_SESSION_LIFETIME",
@@ -326,8 +330,15 @@ impl Config {
             .database_url("NEWSREAD_DATABASE_URL")
             .unwrap_or_else(|| DatabaseUrl::new(DEFAULT_DATABASE_URL));
         let replica_url = r.database_url("NEWSREAD_DATABASE_REPLICA_URL");
+        // SQLite has one writer and readers bound by cores; each connection is a thread with
+        // its own page cache, so a small pool is faster and leaner (bench/README.md).
+        let default_pool = if url.expose().starts_with("sqlite:") {
+            4
+        } else {
+            10
+        };
         let database = DatabaseConfig {
-            max_connections: r.number("NEWSREAD_DATABASE_MAX_CONNECTIONS", 10, 1..=1000),
+            max_connections: r.number("NEWSREAD_DATABASE_MAX_CONNECTIONS", default_pool, 1..=1000),
             min_connections: r.number("NEWSREAD_DATABASE_MIN_CONNECTIONS", 0, 0..=1000),
             acquire_timeout: r
                 .duration("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(3)),
@@ -337,6 +348,7 @@ impl Config {
                 "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
                 Duration::from_millis(800),
             ),
+            feed_cache_ttl: r.duration("NEWSREAD_FEED_CACHE_TTL", Duration::from_secs(1)),
             url,
             replica_url,
         };
@@ -489,6 +501,12 @@ impl Config {
                 problems.push("NEWSREAD_METRICS_LISTEN must differ from NEWSREAD_LISTEN: metrics are never public".to_owned());
             }
         }
+        if db.feed_cache_ttl > Duration::from_secs(60) {
+            problems.push(
+                "NEWSREAD_FEED_CACHE_TTL must be at most 60s: readers would miss new articles for longer"
+                    .to_owned(),
+            );
+        }
         if self.session.idle_timeout > self.session.lifetime {
             problems
                 .push("NEWSREAD_SESSION_IDLE_TIMEOUT exceeds NEWSREAD_SESSION_LIFETIME".to_owned());
@@ -555,6 +573,10 @@ impl Config {
             (
                 "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
                 format_duration(db.replica_timeout),
+            ),
+            (
+                "NEWSREAD_FEED_CACHE_TTL",
+                format_duration(db.feed_cache_ttl),
             ),
             (
                 "NEWSREAD_SESSION_IDLE_TIMEOUT",

@@ -119,6 +119,9 @@ impl Ingester {
             sources.push(sample::ingest(&self.db, true, now, cutoff).await);
         }
         let retention = self.apply_retention(cutoff).await;
+        if let Err(e) = self.db.optimize(false).await {
+            tracing::warn!(error = %e, "could not refresh the query planner's statistics");
+        }
         let report = CycleReport {
             started_at: now,
             sources,

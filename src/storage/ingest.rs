@@ -294,6 +294,9 @@ impl Db {
             .bind(batch)
             .execute(self.primary()?)
             .await?;
+        if done.rows_affected() > 0 {
+            self.inner.feed_cache.clear();
+        }
         Ok(done.rows_affected())
     }
 }

@@ -5,10 +5,12 @@
 //! queries are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and only
 //! the statements whose syntax really differs branch on [`Dialect`].
 mod articles;
+mod feed_cache;
 mod ingest;
 mod preferences;
 mod rate_limits;
 mod sessions;
+mod sqlite_inline;
 mod stats;
 mod users;
 
@@ -23,7 +25,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
-pub use articles::{FeedPage, InsertStats};
+pub use articles::{FeedPage, InsertStats, Renderings};
 pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use sessions::SessionRecord;
@@ -167,6 +169,13 @@ pub struct ReadStats {
     pub primary_fallback: AtomicU64,
 }
 
+/// Feed-page cache counters since start, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
 struct Replica {
     pool: AnyPool,
     healthy: AtomicBool,
@@ -179,8 +188,11 @@ struct Inner {
     replica: Option<Replica>,
     replica_timeout: Duration,
     sqlite_path: Option<PathBuf>,
+    /// SQLite only: the per-request session lookup runs inline (see `sqlite_inline`).
+    sqlite_inline: Option<sqlite_inline::InlineReader>,
     credentials: std::sync::OnceLock<Arc<dyn CredentialSource>>,
     stats: ReadStats,
+    feed_cache: feed_cache::FeedCache,
 }
 
 /// The data tier: a primary pool and an optional read-replica pool that falls back to it.
@@ -241,7 +253,9 @@ fn pool_options(
         .acquire_timeout(acquire_timeout)
         .idle_timeout(Some(cfg.idle_timeout))
         .max_lifetime(Some(cfg.max_lifetime))
-        .test_before_acquire(true)
+        // A SQLite file connection cannot go stale, and each ping is a round trip to the
+        // connection's worker thread; server connections are checked (they can drop).
+        .test_before_acquire(dialect != Dialect::Sqlite)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 let setup: &[&str] = match dialect {
@@ -293,9 +307,11 @@ impl Db {
                 primary_healthy: AtomicBool::new(true),
                 replica,
                 replica_timeout: cfg.replica_timeout,
+                sqlite_inline: sqlite_path.as_deref().map(sqlite_inline::InlineReader::new),
                 sqlite_path,
                 credentials: std::sync::OnceLock::new(),
                 stats: ReadStats::default(),
+                feed_cache: feed_cache::FeedCache::new(cfg.feed_cache_ttl),
             }),
         })
     }
@@ -311,6 +327,14 @@ impl Db {
 
     pub fn read_stats(&self) -> &ReadStats {
         &self.inner.stats
+    }
+
+    pub fn feed_cache_stats(&self) -> FeedCacheStats {
+        let cache = &self.inner.feed_cache;
+        FeedCacheStats {
+            hits: cache.hits.load(Ordering::Relaxed),
+            misses: cache.misses.load(Ordering::Relaxed),
+        }
     }
 
     /// (pool name, open connections, idle connections, healthy) for each pool, for metrics.
@@ -473,7 +497,31 @@ impl Db {
             // Ending the session releases the lock.
             let _ = sqlx::Connection::close(conn).await;
         }
-        result
+        result?;
+        self.optimize(false).await
+    }
+
+    /// Keeps the query planner's statistics current where nothing else does. Without them
+    /// SQLite picks the category index for `country = ? AND category = ?` and filters
+    /// thousands of rows (bench/README.md, finding 2). `PRAGMA optimize` re-analyzes only
+    /// what changed a lot, sampling at most `analysis_limit` rows per index, so it takes
+    /// milliseconds even on a million articles; `full` analyzes every table (after a bulk load).
+    /// PostgreSQL (autovacuum) and InnoDB (persistent statistics) keep their own.
+    pub async fn optimize(&self, full: bool) -> Result<(), Error> {
+        if self.inner.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
+        let mut conn = self.inner.primary.acquire().await?;
+        sqlx::query("PRAGMA analysis_limit = 1000")
+            .execute(&mut *conn)
+            .await?;
+        let analyze = if full {
+            "ANALYZE"
+        } else {
+            "PRAGMA optimize = 0x10002"
+        };
+        sqlx::query(analyze).execute(&mut *conn).await?;
+        Ok(())
     }
 
     /// sqlx's own MySQL migration lock asks `GET_LOCK(name, -1)`, which MariaDB answers with

@@ -1,8 +1,9 @@
 use sqlx::Row;
 
 use super::{Db, Error};
+use crate::domain::feed::FeedFilter;
 
-/// A live session joined with its user.
+/// A live session joined with its user and the user's saved feed selection.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub user_id: i64,
@@ -10,6 +11,30 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    pub preferences: FeedFilter,
+}
+
+/// Builds the record from the columns of `find_session`; no preferences row means "all".
+fn session_record(
+    user_id: i64,
+    username: String,
+    csrf_token: String,
+    last_seen_at: i64,
+    expires_at: i64,
+    [countries, languages, categories]: [Option<String>; 3],
+) -> SessionRecord {
+    SessionRecord {
+        user_id,
+        username,
+        csrf_token,
+        last_seen_at,
+        expires_at,
+        preferences: FeedFilter::from_stored(
+            countries.as_deref().unwrap_or_default(),
+            languages.as_deref().unwrap_or_default(),
+            categories.as_deref().unwrap_or_default(),
+        ),
+    }
 }
 
 impl Db {
@@ -36,32 +61,60 @@ impl Db {
         Ok(())
     }
 
-    /// The session for a token hash, if it has neither expired nor idled out.
-    /// Sessions are read on the primary: a logout must take effect on the next request.
+    /// The session for a token hash, if it has neither expired nor idled out, with the user's
+    /// preferences in the same round trip (every page needs both).
+    /// Read on the primary: a logout or a saved preference must take effect on the next
+    /// request, on every instance.
     pub async fn find_session(
         &self,
         token_hash: &str,
         now: i64,
         idle_cutoff: i64,
     ) -> Result<Option<SessionRecord>, Error> {
-        let row = sqlx::query(&self.sql(
-            "SELECT s.user_id, u.username, s.csrf_token, s.last_seen_at, s.expires_at \
+        const SQL: &str =
+            "SELECT s.user_id, u.username, s.csrf_token, s.last_seen_at, s.expires_at, \
+             p.countries, p.languages, p.categories \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?",
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .bind(idle_cutoff)
-        .fetch_optional(self.primary()?)
-        .await?;
+             LEFT JOIN user_preferences p ON p.user_id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?";
+        let primary = self.primary()?;
+        if let Some(inline) = &self.inner.sqlite_inline {
+            return inline.with(|conn| {
+                let mut stmt = conn.prepare_cached(SQL)?;
+                let mut rows = stmt.query(rusqlite::params![token_hash, now, idle_cutoff])?;
+                rows.next()?
+                    .map(|r| {
+                        Ok(session_record(
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            [r.get(5)?, r.get(6)?, r.get(7)?],
+                        ))
+                    })
+                    .transpose()
+            });
+        }
+        let row = sqlx::query(&self.sql(SQL))
+            .bind(token_hash)
+            .bind(now)
+            .bind(idle_cutoff)
+            .fetch_optional(primary)
+            .await?;
         row.map(|r| {
-            Ok(SessionRecord {
-                user_id: r.try_get("user_id")?,
-                username: r.try_get("username")?,
-                csrf_token: r.try_get("csrf_token")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-                expires_at: r.try_get("expires_at")?,
-            })
+            Ok(session_record(
+                r.try_get("user_id")?,
+                r.try_get("username")?,
+                r.try_get("csrf_token")?,
+                r.try_get("last_seen_at")?,
+                r.try_get("expires_at")?,
+                [
+                    r.try_get("countries")?,
+                    r.try_get("languages")?,
+                    r.try_get("categories")?,
+                ],
+            ))
         })
         .transpose()
     }

@@ -67,6 +67,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ),
         ],
     );
+    let cache = db.feed_cache_stats();
+    gauge(
+        &mut out,
+        "newsread_feed_cache_lookups",
+        "Feed-page cache lookups by outcome (counter since start).",
+        &[
+            ("outcome=\"hit\"", cache.hits as f64),
+            ("outcome=\"miss\"", cache.misses as f64),
+        ],
+    );
     let now = session::now();
     let idle_secs = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let sessions = tokio::time::timeout(

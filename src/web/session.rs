@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::error::AppError;
 use super::{ClientInfo, Layout};
+use crate::domain::feed::FeedFilter;
 use crate::web::AppState;
 
 pub const SESSION_COOKIE: &str = "nr_session";
@@ -45,10 +46,7 @@ fn is_token(s: &str) -> bool {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(token.as_bytes()))
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -126,6 +124,8 @@ pub struct AuthUser {
     pub username: String,
     pub csrf_token: String,
     pub token_hash: String,
+    /// The saved feed selection, read with the session.
+    pub preferences: FeedFilter,
 }
 
 async fn load_user(state: &AppState, headers: &HeaderMap) -> Result<Option<AuthUser>, AppError> {
@@ -150,6 +150,7 @@ async fn load_user(state: &AppState, headers: &HeaderMap) -> Result<Option<AuthU
         username: s.username,
         csrf_token: s.csrf_token,
         token_hash,
+        preferences: s.preferences,
     }))
 }
 

@@ -1,5 +1,7 @@
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::Json;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 
 use crate::domain::article::Article;
@@ -14,44 +16,45 @@ use crate::web::AppState;
 const DEFAULT_LIMIT: u32 = 30;
 const MAX_LIMIT: u32 = 100;
 
+/// An article as the API shows it, borrowed from the (possibly cached) page.
 #[derive(Serialize)]
-pub struct ArticleJson {
+pub struct ArticleJson<'a> {
     id: i64,
-    title: String,
-    description: String,
-    url: String,
-    source: String,
-    author: Option<String>,
-    image_url: Option<String>,
-    category: String,
-    country: String,
-    language: String,
+    title: &'a str,
+    description: &'a str,
+    url: &'a str,
+    source: &'a str,
+    author: Option<&'a str>,
+    image_url: Option<&'a str>,
+    category: &'a str,
+    country: &'a str,
+    language: &'a str,
     published_at: String,
     sample: bool,
 }
 
-impl From<Article> for ArticleJson {
-    fn from(a: Article) -> Self {
+impl<'a> From<&'a Article> for ArticleJson<'a> {
+    fn from(a: &'a Article) -> Self {
         ArticleJson {
             published_at: iso8601(a.published_at),
             id: a.id,
-            title: a.title,
-            description: a.description,
-            url: a.url,
-            source: a.source,
-            author: a.author,
-            image_url: a.image_url,
-            category: a.category,
-            country: a.country,
-            language: a.language,
+            title: &a.title,
+            description: &a.description,
+            url: &a.url,
+            source: &a.source,
+            author: a.author.as_deref(),
+            image_url: a.image_url.as_deref(),
+            category: &a.category,
+            country: &a.country,
+            language: &a.language,
             sample: a.is_sample,
         }
     }
 }
 
 #[derive(Serialize)]
-pub struct ArticlesJson {
-    articles: Vec<ArticleJson>,
+pub struct ArticlesJson<'a> {
+    articles: Vec<ArticleJson<'a>>,
     next_cursor: Option<String>,
 }
 
@@ -121,13 +124,38 @@ pub async fn list(
     State(state): State<AppState>,
     _user: ApiUser,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ArticlesJson>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref().unwrap_or(""))?;
     let page = state.db.feed_page(&q.filter, q.cursor, q.limit).await?;
-    Ok(Json(ArticlesJson {
-        articles: page.articles.into_iter().map(ArticleJson::from).collect(),
-        next_cursor: page.next.map(|c| c.encode()),
-    }))
+    // Serialized once per cached page: the body depends on the query alone.
+    let body = match page.rendered.json.get() {
+        Some(body) => body.clone(),
+        None => {
+            let json = serde_json::to_string(&ArticlesJson {
+                articles: page.articles.iter().map(ArticleJson::from).collect(),
+                next_cursor: page.next.map(|c| c.encode()),
+            })
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("article JSON: {e}")))?;
+            page.rendered.json.get_or_init(|| json.into()).clone()
+        }
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Bytes::from_owner(ArcStr(body)),
+    )
+        .into_response())
+}
+
+/// Lets a shared body go out without a copy.
+struct ArcStr(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for ArcStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 #[cfg(test)]

@@ -156,11 +156,11 @@ struct CustomizePage {
 
 pub async fn show(State(state): State<AppState>, ctx: PageContext) -> Result<Response, AppError> {
     let user = ctx.require_user()?;
-    let filter = state.db.preferences(user.user_id).await?;
-    let count = state.db.count_matching(&filter).await?;
+    let filter = &user.preferences;
+    let count = state.db.count_matching(filter).await?;
     let view = CustomizePage {
         layout: ctx.layout("Customize your feed"),
-        groups: groups(&filter),
+        groups: groups(filter),
         error: None,
         matching: Some(format_count(count)),
         matches_none: count == 0,

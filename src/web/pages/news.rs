@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -13,18 +15,18 @@ use crate::web::{AppState, Layout};
 
 pub const PAGE_SIZE: u32 = 30;
 
-/// An article as a card on the page.
-pub struct Card {
-    pub title: String,
-    pub url: String,
-    pub description: String,
-    pub source: String,
-    pub author: Option<String>,
+/// An article as a card on the page, borrowed from the (possibly cached) page.
+pub struct Card<'a> {
+    pub title: &'a str,
+    pub url: &'a str,
+    pub description: &'a str,
+    pub source: &'a str,
+    pub author: Option<&'a str>,
     pub image: Option<String>,
-    pub category: String,
-    pub category_name: String,
-    pub country_name: String,
-    pub language_name: String,
+    pub category: &'a str,
+    pub category_name: &'a str,
+    pub country_name: &'a str,
+    pub language_name: &'a str,
     pub published_iso: String,
     pub published_ago: String,
     pub is_sample: bool,
@@ -61,35 +63,44 @@ pub fn ago(ts: i64, now: i64) -> String {
     }
 }
 
-impl Card {
-    fn new(a: Article, now: i64, cached_images: bool) -> Self {
+impl<'a> Card<'a> {
+    fn new(a: &'a Article, now: i64, cached_images: bool) -> Self {
         let image = a
             .image_url
             .as_deref()
             .and_then(|u| crate::web::media::image_src(cached_images, a.id, u));
         Card {
-            category_name: Dimension::Category.name_of(&a.category).to_owned(),
-            country_name: Dimension::Country.name_of(&a.country).to_owned(),
-            language_name: Dimension::Language.name_of(&a.language).to_owned(),
+            category_name: Dimension::Category.name_of(&a.category),
+            country_name: Dimension::Country.name_of(&a.country),
+            language_name: Dimension::Language.name_of(&a.language),
             published_iso: iso8601(a.published_at),
             published_ago: ago(a.published_at, now),
-            title: a.title,
-            url: a.url,
-            description: a.description,
-            source: a.source,
-            author: a.author,
+            title: &a.title,
+            url: &a.url,
+            description: &a.description,
+            source: &a.source,
+            author: a.author.as_deref(),
             image,
-            category: a.category,
+            category: &a.category,
             is_sample: a.is_sample,
         }
     }
 }
 
 #[derive(Template)]
+#[template(path = "news_cards.html")]
+struct CardList<'a> {
+    cards: Vec<Card<'a>>,
+    placeholder: &'static str,
+}
+
+#[derive(Template)]
 #[template(path = "news.html")]
 struct NewsPage {
     layout: Layout,
-    cards: Vec<Card>,
+    has_cards: bool,
+    /// Rendered (and escaped) by `CardList`.
+    cards_html: Arc<str>,
     older_url: Option<String>,
     is_first_page: bool,
     selection: Vec<(&'static str, String)>,
@@ -124,19 +135,35 @@ pub async fn show(
         "" => None,
         raw => Some(Cursor::decode(raw).map_err(|e| AppError::BadRequest(e.0))?),
     };
-    let filter = state.db.preferences(user.user_id).await?;
-    let page = state.db.feed_page(&filter, cursor, PAGE_SIZE).await?;
-    let now = session::now();
+    let filter = &user.preferences;
+    let page = state.db.feed_page(filter, cursor, PAGE_SIZE).await?;
+    let layout = ctx.layout("Your news");
+    let cards_html = match page.rendered.html.get() {
+        Some(html) => html.clone(),
+        None => {
+            let now = session::now();
+            let list = CardList {
+                cards: page
+                    .articles
+                    .iter()
+                    .map(|a| Card::new(a, now, state.media.is_some()))
+                    .collect(),
+                placeholder: layout.placeholder,
+            };
+            let html: Arc<str> = list
+                .render()
+                .map_err(|e| anyhow::anyhow!("article cards failed to render: {e}"))?
+                .into();
+            page.rendered.html.get_or_init(|| html).clone()
+        }
+    };
     let view = NewsPage {
-        layout: ctx.layout("Your news"),
-        cards: page
-            .articles
-            .into_iter()
-            .map(|a| Card::new(a, now, state.media.is_some()))
-            .collect(),
+        layout,
+        has_cards: !page.articles.is_empty(),
+        cards_html,
         older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
         is_first_page: cursor.is_none(),
-        selection: describe(&filter),
+        selection: describe(filter),
     };
     Ok(ctx.render(StatusCode::OK, &view))
 }
