@@ -4,13 +4,18 @@
 //! replica lag, so a page may be served for up to the TTL (1 s by default) after it was read.
 //! Sessions and preferences are never cached: a logout or a saved selection still takes
 //! effect on the next request on every instance, because the selection is part of the key.
-//! Concurrent misses on one key wait for a single query instead of each running it.
+//! Concurrent misses on one key wait for a single query instead of each running it, and when
+//! a page expires, one request reads it again while the others are served the expired copy
+//! meanwhile (so no burst of requests waits on a refresh); a page is thus never older than
+//! twice the TTL, and a failed refresh is never covered by an older copy.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+// tokio's clock (the system's outside tests) so the tests can pause it.
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use super::{Error, FeedPage};
 use crate::domain::feed::{Cursor, FeedFilter};
@@ -42,9 +47,27 @@ impl Key {
     }
 }
 
+/// A page and when its read started (its age counts from then).
+#[derive(Clone)]
+struct Loaded {
+    at: Instant,
+    page: Arc<FeedPage>,
+}
+
+type Cell = Arc<OnceCell<Loaded>>;
+
 struct Slot {
     created: Instant,
-    page: Arc<OnceCell<Arc<FeedPage>>>,
+    cell: Cell,
+    /// The expired page this slot replaces, served to others while `cell` is being read.
+    previous: Option<Loaded>,
+}
+
+/// What a request does for its key.
+enum Lookup {
+    Ready(Arc<FeedPage>),
+    /// Read the page (or wait for the request already reading it).
+    Load(Cell),
 }
 
 #[derive(Default)]
@@ -79,35 +102,55 @@ impl FeedCache {
         if self.ttl.is_zero() {
             return load().await.map(Arc::new);
         }
-        let cell = self.slot(Key::new(filter, after, limit));
-        if let Some(page) = cell.get() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(page.clone());
-        }
+        let cell = match self.lookup(Key::new(filter, after, limit)) {
+            Lookup::Ready(page) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(page);
+            }
+            Lookup::Load(cell) => cell,
+        };
         let mut loaded = false;
         let page = cell
             .get_or_try_init(|| {
                 loaded = true;
-                async { load().await.map(Arc::new) }
+                let at = Instant::now();
+                async move {
+                    let page = Arc::new(load().await?);
+                    Ok::<_, Error>(Loaded { at, page })
+                }
             })
             .await?;
         let counter = if loaded { &self.misses } else { &self.hits };
         counter.fetch_add(1, Ordering::Relaxed);
-        Ok(page.clone())
+        Ok(page.page.clone())
     }
 
-    /// The fresh slot for `key`, made (and the map pruned) when there is none.
-    fn slot(&self, key: Key) -> Arc<OnceCell<Arc<FeedPage>>> {
+    /// A page for `key` that may be served now, or the cell to read it into (a new slot when
+    /// the page expired or its read failed).
+    fn lookup(&self, key: Key) -> Lookup {
         let now = Instant::now();
+        let fresh = |at: Instant, ttl: Duration| now.duration_since(at) < ttl;
         // A poisoned lock only means another request panicked mid-insert: the map is intact.
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut previous = None;
         if let Some(slot) = slots.get(&key) {
-            if now.duration_since(slot.created) < self.ttl {
-                return slot.page.clone();
+            match slot.cell.get() {
+                Some(l) if fresh(l.at, self.ttl) => return Lookup::Ready(l.page.clone()),
+                // Expired: this request reads it again; others get this copy meanwhile.
+                Some(l) => previous = Some(l.clone()),
+                // Being read: serve the expired copy while it is young enough, else wait.
+                // A read still unfinished after a whole TTL has failed (or hangs): start over.
+                None if fresh(slot.created, self.ttl) => {
+                    return match &slot.previous {
+                        Some(p) if fresh(p.at, 2 * self.ttl) => Lookup::Ready(p.page.clone()),
+                        _ => Lookup::Load(slot.cell.clone()),
+                    };
+                }
+                None => {}
             }
         }
         if slots.len() >= MAX_ENTRIES {
-            slots.retain(|_, s| now.duration_since(s.created) < self.ttl);
+            slots.retain(|_, s| fresh(s.cell.get().map_or(s.created, |l| l.at), self.ttl));
             if slots.len() >= MAX_ENTRIES {
                 if let Some(oldest) = slots
                     .iter()
@@ -118,15 +161,16 @@ impl FeedCache {
                 }
             }
         }
-        let page = Arc::new(OnceCell::new());
+        let cell = Cell::default();
         slots.insert(
             key,
             Slot {
                 created: now,
-                page: page.clone(),
+                cell: cell.clone(),
+                previous,
             },
         );
-        page
+        Lookup::Load(cell)
     }
 
     /// Forgets every page: this instance changed the articles. (Other instances see the
@@ -162,7 +206,7 @@ mod tests {
         f
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn same_query_is_read_once_until_it_expires_or_is_cleared() {
         let cache = FeedCache::new(Duration::from_millis(200));
         let loads = AtomicUsize::new(0);
@@ -216,7 +260,56 @@ mod tests {
         assert_eq!(cache.hits.load(Ordering::Relaxed), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_page_is_served_while_one_request_reads_it_again() {
+        let ttl = Duration::from_millis(200);
+        let cache = Arc::new(FeedCache::new(ttl));
+        let get = |id: i64, delay: u64| {
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_or_load(&FeedFilter::default(), None, 30, || async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        Ok(page(id))
+                    })
+                    .await
+                    .map(|p| p.next.map(|c| c.id))
+            }
+        };
+        assert_eq!(get(1, 0).await.unwrap(), Some(1));
+        tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+        // The first request after expiry refreshes (slowly); others meanwhile get page 1.
+        let refresh = tokio::spawn(get(2, 100));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(get(3, 0).await.unwrap(), Some(1), "stale while refreshing");
+        assert_eq!(refresh.await.unwrap().unwrap(), Some(2));
+        assert_eq!(get(4, 0).await.unwrap(), Some(2));
+
+        // A failed refresh is not covered by the expired copy once its own slot expires,
+        // so a copy is never served for more than two TTLs.
+        tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+        let failed = cache
+            .get_or_load(&FeedFilter::default(), None, 30, || async {
+                Err(Error::PrimaryDown)
+            })
+            .await;
+        assert!(failed.is_err(), "the refreshing request sees the failure");
+        assert_eq!(
+            get(5, 0).await.unwrap(),
+            Some(2),
+            "others: the expired copy"
+        );
+        tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+        let failed = cache
+            .get_or_load(&FeedFilter::default(), None, 30, || async {
+                Err(Error::PrimaryDown)
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(get(6, 0).await.unwrap(), Some(6), "no copy left: read");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn concurrent_misses_share_one_read_and_failures_are_not_kept() {
         let cache = Arc::new(FeedCache::new(Duration::from_secs(60)));
         let loads = Arc::new(AtomicUsize::new(0));
