@@ -101,20 +101,25 @@ impl Application {
             });
         }
         spawn_session_sweeper(state.clone());
-        if state.config.ingest.enabled {
-            // A database lease makes sure only one instance fetches per cycle.
+        // A database lease makes sure only one instance fetches per cycle.
+        let scheduler = if state.config.ingest.enabled {
             crate::ingest::spawn_scheduler(
                 state.db.clone(),
                 state.config.clone(),
                 state.metrics.clone(),
-            );
-        }
+            )
+        } else {
+            None
+        };
         let grace = state.config.shutdown_grace;
         let ready = state.ready.clone();
         let db = state.db.clone();
         let drained = async move {
             shutdown.await;
             ready.store(false, Ordering::Relaxed);
+            if let Some(scheduler) = scheduler {
+                scheduler.stop().await;
+            }
             tracing::info!(
                 grace_secs = grace.as_secs_f64(),
                 "shutdown requested; draining"

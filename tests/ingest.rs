@@ -1317,6 +1317,46 @@ async fn instances_serving_one_database_fetch_once_per_interval() {
     );
 }
 
+#[tokio::test]
+async fn a_stopping_instance_hands_the_lease_over_at_once() {
+    let fake = Fake::start().await;
+    fake.route("/rss.xml", vec![ok("rss.xml")]);
+    let database = fresh_database().await;
+    let mut config = config_for(&database);
+    config.ingest.enabled = true;
+    // A long interval: without the handover, the lease would hold for minutes.
+    config.ingest.interval = Duration::from_secs(600);
+    config.ingest.feeds = vec![tagged(fake.url("/rss.xml"), Some("ng"), None, None)];
+    let successor = instance(&database.url, &config, "successor").await;
+    let app = newsread::app::Application::build(config)
+        .await
+        .expect("app builds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    // The instance leads and fetches; the successor follows.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.count("/rss.xml") == 0 {
+        assert!(Instant::now() < deadline, "the instance never fetched");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = newsread::web::session::now();
+    assert!(matches!(
+        successor.tick(now).await.unwrap(),
+        Tick::Follower { .. }
+    ));
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    // Free at once, yet the cycle it ran still counts: nothing is fetched twice.
+    match successor.tick(now + 1).await.unwrap() {
+        Tick::NotDue { next_at } => assert!(next_at >= now + 590, "{next_at}"),
+        other => panic!("the lease should have been handed over: {other:?}"),
+    }
+    assert_eq!(fake.count("/rss.xml"), 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // The command line
 

@@ -295,10 +295,20 @@ async fn bad_requests_get_the_right_status_and_a_real_page() {
     let (status, html) = app.get_html(&client, "/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("<h1 id=\"error-title\">Not Found</h1>") && html.contains("href=\"/\""));
+    // The reader is still shown as logged in, with a working logout form.
+    assert!(html.contains("edge_cases"), "{html}");
+    assert!(html.contains("action=\"/logout\"") && !html.contains("href=\"/login\""));
+    let (_, news) = app.get_html(&client, "/news").await;
+    assert_eq!(csrf_token(&html), csrf_token(&news));
+    // A visitor without a session gets the logged-out frame.
+    let (status, anonymous) = app.get_html(&browser(), "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(anonymous.contains("href=\"/login\"") && !anonymous.contains("action=\"/logout\""));
 
     let (status, html) = app.get_html(&client, "/news?cursor=not-a-cursor").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("cursor is not valid"));
+    assert!(html.contains("edge_cases"));
 
     // Oversized body: 413.
     let (_, page) = app.get_html(&client, "/customize").await;

@@ -23,7 +23,7 @@ pub use feeds::{parse as parse_feed, ParseError, ParsedFeed};
 pub use http::{FetchError, HttpLimits};
 pub use item::RawItem;
 pub use report::{CycleReport, SourceReport, Status};
-pub use scheduler::{spawn_scheduler, Scheduler, Tick, JOB};
+pub use scheduler::{spawn_scheduler, Scheduler, SchedulerHandle, Tick, JOB};
 
 use crate::config::{Config, Secret};
 use crate::domain::article::NewArticle;

@@ -190,7 +190,7 @@ pub fn spawn_scheduler(
     db: Db,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
-) -> Option<JoinHandle<()>> {
+) -> Option<SchedulerHandle> {
     let ingester = match Ingester::new(db, config, metrics) {
         Ok(i) => i,
         Err(e) => {
@@ -202,5 +202,33 @@ pub fn spawn_scheduler(
         tracing::info!("no news source configured and sample news off; ingestion idle");
         return None;
     }
-    Some(tokio::spawn(Scheduler::new(ingester).run()))
+    let scheduler = Scheduler::new(ingester);
+    Some(SchedulerHandle {
+        db: scheduler.ingester.db().clone(),
+        holder: scheduler.holder.clone(),
+        task: tokio::spawn(scheduler.run()),
+    })
+}
+
+/// The scheduler running inside `serve`.
+pub struct SchedulerHandle {
+    task: JoinHandle<()>,
+    db: Db,
+    holder: String,
+}
+
+impl SchedulerHandle {
+    /// Stops ingesting (a cycle in flight is dropped: its open transaction rolls back) and
+    /// gives the lease up, so another instance leads from its next poll rather than after
+    /// the lease expires.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        match self.db.release_lease(JOB, &self.holder).await {
+            Ok(()) => tracing::info!("ingestion stopped; lease released"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release the ingestion lease; it will expire")
+            }
+        }
+    }
 }

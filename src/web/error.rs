@@ -133,6 +133,31 @@ struct ErrorPage {
     message: String,
 }
 
+/// What an error page says, kept on the response so that `personalize` can render it again
+/// with the reader's own header (errors are turned into responses without the session).
+#[derive(Debug, Clone)]
+pub struct ErrorPageParts {
+    status: StatusCode,
+    message: String,
+}
+
+impl ErrorPageParts {
+    /// The page as HTML in `layout` (the logged-out frame when `None`).
+    fn render(&self, layout: Option<super::Layout>) -> Result<String, askama::Error> {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        ErrorPage {
+            layout: super::Layout {
+                title: title.to_owned(),
+                ..layout.unwrap_or_else(super::Layout::anonymous)
+            },
+            status: self.status.as_u16(),
+            title,
+            message: self.message.clone(),
+        }
+        .render()
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
@@ -140,30 +165,68 @@ impl IntoResponse for AppError {
             let target = format!("/login?next={}", urlencode(next));
             return Redirect::to(&target).into_response();
         }
-        let status = self.status();
-        let title = status.canonical_reason().unwrap_or("Error");
-        let page = ErrorPage {
-            layout: super::Layout {
-                title: title.to_owned(),
-                ..super::Layout::anonymous()
-            },
-            status: status.as_u16(),
-            title,
+        let parts = ErrorPageParts {
+            status: self.status(),
             message: self.public_message(),
         };
-        let response = match page.render() {
+        let mut response = match parts.render(None) {
             Ok(html) => (
-                status,
+                parts.status,
                 [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
                 html,
             )
                 .into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "error page failed to render");
-                (status, self.public_message()).into_response()
+                (parts.status, self.public_message()).into_response()
             }
         };
+        response.extensions_mut().insert(parts);
         self.with_retry_after(response)
+    }
+}
+
+/// Middleware: error pages for a logged-in reader show the reader's header (name, logout),
+/// not the logged-out one. Costs a session lookup on error pages only, and only for requests
+/// that carry a session cookie; when the database is what failed, the page stays as it is.
+pub async fn personalize(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // Header values share the request's buffer: keeping them costs no copy.
+    let cookies: Vec<HeaderValue> = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    let mut response = next.run(request).await;
+    if cookies.is_empty() || response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return response;
+    }
+    let Some(parts) = response.extensions_mut().remove::<ErrorPageParts>() else {
+        return response;
+    };
+    let mut headers = axum::http::HeaderMap::new();
+    for c in cookies {
+        headers.append(header::COOKIE, c);
+    }
+    let Ok(Some(user)) = super::session::load_user(&state, &headers).await else {
+        return response;
+    };
+    let layout = super::Layout {
+        user: Some(user.username),
+        csrf_token: user.csrf_token,
+        ..super::Layout::anonymous()
+    };
+    match parts.render(Some(layout)) {
+        Ok(html) => {
+            let (mut head, _) = response.into_parts();
+            head.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(head, axum::body::Body::from(html))
+        }
+        Err(_) => response,
     }
 }
 

@@ -230,6 +230,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*path}", get(assets::serve))
         .route("/media/{id}/{key}", get(media::serve))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            error::personalize,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -128,7 +128,10 @@ pub struct AuthUser {
     pub preferences: FeedFilter,
 }
 
-async fn load_user(state: &AppState, headers: &HeaderMap) -> Result<Option<AuthUser>, AppError> {
+pub(crate) async fn load_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<AuthUser>, AppError> {
     let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| is_token(t)) else {
         return Ok(None);
     };
