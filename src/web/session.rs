@@ -238,8 +238,21 @@ impl PageContext {
     }
 
     /// Renders a page with the cookies this visit needs.
-    pub fn render(&self, status: StatusCode, page: &impl Template) -> Response {
-        match page.render() {
+    pub fn render<T: Template>(&self, status: StatusCode, page: &T) -> Response {
+        self.render_sized(status, page, 0)
+    }
+
+    /// `render` for a page with `extra` bytes of content beyond its template's own estimate
+    /// (e.g. a pre-rendered fragment), so the page is written into one buffer of the right
+    /// size instead of one that is copied as it doubles.
+    pub fn render_sized<T: Template>(
+        &self,
+        status: StatusCode,
+        page: &T,
+        extra: usize,
+    ) -> Response {
+        let mut html = String::with_capacity(T::SIZE_HINT + extra);
+        match page.render_into(&mut html).map(|()| html) {
             Ok(html) => {
                 let mut response = (
                     status,

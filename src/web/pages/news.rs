@@ -165,7 +165,8 @@ pub async fn show(
         is_first_page: cursor.is_none(),
         selection: describe(filter),
     };
-    Ok(ctx.render(StatusCode::OK, &view))
+    let extra = view.cards_html.len();
+    Ok(ctx.render_sized(StatusCode::OK, &view, extra))
 }
 
 #[cfg(test)]
