@@ -56,7 +56,7 @@ async fn logouts_and_saved_selections_take_effect_at_once_on_every_instance() {
     assert_eq!(news(&b, &other).await.len(), 2);
 
     // A logout through `a` ends the session on `b` at the next request.
-    let r = a.post_form(&reader, "/news", "/logout", &[]).await;
+    let r = a.logout(&reader).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = b.get(&reader, "/news").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -109,14 +109,7 @@ async fn register_customize_read_page_and_log_out() {
     // Log out is a POST that kills the session server-side.
     let r = app.get(&client, "/logout").await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let (_, news) = app.get_html(&client, "/news").await;
-    let token = csrf_token(&news);
-    let r = client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.logout(&client).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/");
     let r = app.get(&client, "/news").await;
@@ -172,14 +165,7 @@ async fn a_logged_out_cookie_is_worthless() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // ...and not after the owner logs out: the session is gone server-side.
-    let (_, news) = app.get_html(&client, "/news").await;
-    let csrf = csrf_token(&news);
-    let r = client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.logout(&client).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = thief
         .get(app.url("/news"))

@@ -279,47 +279,36 @@ async fn secrets_never_reach_the_logs() {
     let mut server = start_server(&env).await;
     let base = format!("http://{}", server.addr);
     let client = browser();
-    let (_, page) = {
-        let r = client.get(format!("{base}/register")).send().await.unwrap();
-        (r.status(), r.text().await.unwrap())
-    };
     let password = "Pw-Correct-Horse-8812";
-    let csrf = csrf_token(&page);
-    let r = client
-        .post(format!("{base}/register"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "logged_user"),
-            ("email", "logged@example.com"),
-            ("password", password),
-            ("password_confirm", password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = register_at(
+        &base,
+        &client,
+        "logged_user",
+        "logged@example.com",
+        password,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let session = session_cookie(&r).expect("session cookie");
     // A failed login with a wrong password, and some reads (replica errors, if any).
-    client.get(format!("{base}/news")).send().await.unwrap();
-    let anon = browser();
-    let page = anon
-        .get(format!("{base}/login"))
+    let news = client
+        .get(format!("{base}/news"))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
+    let csrf = csrf_token(&news);
     let wrong = "Wrong-Pw-Unique-4471";
-    anon.post(format!("{base}/login"))
-        .form(&[
-            ("csrf_token", csrf_token(&page).as_str()),
-            ("username", "logged_user"),
-            ("password", wrong),
-        ])
-        .send()
-        .await
-        .unwrap();
+    post_form_at(
+        &base,
+        &browser(),
+        "/login",
+        "/login",
+        &[("username", "logged_user"), ("password", wrong)],
+    )
+    .await;
     for _ in 0..3 {
         client
             .get(format!("{base}/api/v1/articles"))

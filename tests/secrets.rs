@@ -123,26 +123,14 @@ async fn database_credentials_come_from_secrets_manager_and_survive_rotation() {
     .await;
     let base = server.base();
     let client = browser();
-    let page = client
-        .get(format!("{base}/register"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = client
-        .post(format!("{base}/register"))
-        .form(&[
-            ("csrf_token", csrf_token(&page).as_str()),
-            ("username", "rotating"),
-            ("email", "rotating@example.com"),
-            ("password", "correct horse battery"),
-            ("password_confirm", "correct horse battery"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = register_at(
+        &base,
+        &client,
+        "rotating",
+        "rotating@example.com",
+        "correct horse battery",
+    )
+    .await;
     assert_eq!(
         r.status(),
         StatusCode::SEE_OTHER,

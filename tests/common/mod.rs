@@ -259,16 +259,7 @@ impl TestApp {
         action: &str,
         fields: &[(&str, &str)],
     ) -> Response {
-        let (_, html) = self.get_html(client, form_page).await;
-        let token = csrf_token(&html);
-        let mut body: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
-        body.extend_from_slice(fields);
-        client
-            .post(self.url(action))
-            .form(&body)
-            .send()
-            .await
-            .expect("POST")
+        post_form_at(&self.base, client, form_page, action, fields).await
     }
 
     pub async fn register(
@@ -278,18 +269,7 @@ impl TestApp {
         email: &str,
         password: &str,
     ) -> Response {
-        self.post_form(
-            client,
-            "/register",
-            "/register",
-            &[
-                ("username", username),
-                ("email", email),
-                ("password", password),
-                ("password_confirm", password),
-            ],
-        )
-        .await
+        register_at(&self.base, client, username, email, password).await
     }
 
     /// Registers and asserts success; the client is then logged in.
@@ -320,6 +300,11 @@ impl TestApp {
             &[("username", username), ("password", password)],
         )
         .await
+    }
+
+    /// Logs out with the form in the page header (CSRF token from the news page).
+    pub async fn logout(&self, client: &Client) -> Response {
+        self.post_form(client, "/news", "/logout", &[]).await
     }
 
     pub async fn customize(&self, client: &Client, fields: &[(&str, &str)]) -> Response {
@@ -383,6 +368,57 @@ impl TestApp {
         }
         panic!("replica did not replay {lsn} within 5 s");
     }
+}
+
+/// Posts a form to the server at `base` (any instance, also one in another process) with the
+/// CSRF token taken from `form_page`, as a browser would.
+pub async fn post_form_at(
+    base: &str,
+    client: &Client,
+    form_page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let html = client
+        .get(format!("{base}{form_page}"))
+        .send()
+        .await
+        .expect("GET form")
+        .text()
+        .await
+        .expect("form body");
+    let token = csrf_token(&html);
+    let mut body: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+    body.extend_from_slice(fields);
+    client
+        .post(format!("{base}{action}"))
+        .form(&body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+/// Submits the registration form at `base`; on success the client is logged in.
+pub async fn register_at(
+    base: &str,
+    client: &Client,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Response {
+    post_form_at(
+        base,
+        client,
+        "/register",
+        "/register",
+        &[
+            ("username", username),
+            ("email", email),
+            ("password", password),
+            ("password_confirm", password),
+        ],
+    )
+    .await
 }
 
 /// A synthetic article; `n` makes the URL and title unique and orders publication.
