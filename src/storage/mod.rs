@@ -506,6 +506,8 @@ impl Db {
     /// thousands of rows (bench/README.md, finding 2). `PRAGMA optimize` re-analyzes only
     /// what changed a lot, sampling at most `analysis_limit` rows per index, so it takes
     /// milliseconds even on a million articles; `full` analyzes every table (after a bulk load).
+    /// SQLite connections read statistics when they load the schema, so pooled connections
+    /// pick up new ones as they are recycled (`NEWSREAD_DATABASE_MAX_LIFETIME`).
     /// PostgreSQL (autovacuum) and InnoDB (persistent statistics) keep their own.
     pub async fn optimize(&self, full: bool) -> Result<(), Error> {
         if self.inner.dialect != Dialect::Sqlite {

@@ -2,6 +2,7 @@
 //! pages or JSON, and nothing more.
 mod api;
 pub mod assets;
+mod body;
 pub mod error;
 mod form;
 mod health;

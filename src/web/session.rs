@@ -239,33 +239,23 @@ impl PageContext {
 
     /// Renders a page with the cookies this visit needs.
     pub fn render<T: Template>(&self, status: StatusCode, page: &T) -> Response {
-        self.render_sized(status, page, 0)
-    }
-
-    /// `render` for a page with `extra` bytes of content beyond its template's own estimate
-    /// (e.g. a pre-rendered fragment), so the page is written into one buffer of the right
-    /// size instead of one that is copied as it doubles.
-    pub fn render_sized<T: Template>(
-        &self,
-        status: StatusCode,
-        page: &T,
-        extra: usize,
-    ) -> Response {
-        let mut html = String::with_capacity(T::SIZE_HINT + extra);
-        match page.render_into(&mut html).map(|()| html) {
-            Ok(html) => {
-                let mut response = (
-                    status,
-                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                    html,
-                )
-                    .into_response();
-                self.attach_cookies(response.headers_mut());
-                response
-            }
+        match page.render() {
+            Ok(html) => self.html(status, html.into()),
             Err(e) => AppError::Internal(anyhow::anyhow!("template failed to render: {e}"))
                 .into_response(),
         }
+    }
+
+    /// An HTML response with the cookies this visit needs.
+    pub fn html(&self, status: StatusCode, body: axum::body::Body) -> Response {
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response();
+        self.attach_cookies(response.headers_mut());
+        response
     }
 
     fn attach_cookies(&self, headers: &mut HeaderMap) {

@@ -1,4 +1,3 @@
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse as _, Response};
@@ -144,18 +143,9 @@ pub async fn list(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        Bytes::from_owner(ArcStr(body)),
+        crate::web::body::shared(body),
     )
         .into_response())
-}
-
-/// Lets a shared body go out without a copy.
-struct ArcStr(std::sync::Arc<str>);
-
-impl AsRef<[u8]> for ArcStr {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::domain::vocab::Dimension;
 use crate::web::error::AppError;
 use crate::web::form::Form;
 use crate::web::session::{self, PageContext};
-use crate::web::{AppState, Layout};
+use crate::web::{body, AppState, Layout};
 
 pub const PAGE_SIZE: u32 = 30;
 
@@ -94,13 +94,19 @@ struct CardList<'a> {
     placeholder: &'static str,
 }
 
+/// Stands in the rendered page where the cards go; the page is sent as the text before it,
+/// the shared cards, and the text after it. Nothing else on the page can contain it: it
+/// holds control characters, and the page's own text is the reader's validated name,
+/// vocabulary names and fixed strings.
+const CARDS_SLOT: &str = "\u{1}cards\u{1}";
+
 #[derive(Template)]
 #[template(path = "news.html")]
 struct NewsPage {
     layout: Layout,
     has_cards: bool,
-    /// Rendered (and escaped) by `CardList`.
-    cards_html: Arc<str>,
+    /// `CARDS_SLOT`: the cards (rendered and escaped by `CardList`) are sent in its place.
+    cards_html: &'static str,
     older_url: Option<String>,
     is_first_page: bool,
     selection: Vec<(&'static str, String)>,
@@ -160,13 +166,24 @@ pub async fn show(
     let view = NewsPage {
         layout,
         has_cards: !page.articles.is_empty(),
-        cards_html,
+        cards_html: CARDS_SLOT,
         older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
         is_first_page: cursor.is_none(),
         selection: describe(filter),
     };
-    let extra = view.cards_html.len();
-    Ok(ctx.render_sized(StatusCode::OK, &view, extra))
+    let mut head = view
+        .render()
+        .map_err(|e| anyhow::anyhow!("news page failed to render: {e}"))?;
+    let body = match head.find(CARDS_SLOT) {
+        Some(at) => {
+            let tail = head.split_off(at + CARDS_SLOT.len());
+            head.truncate(at);
+            body::chunks([head.into(), body::shared(cards_html), tail.into()])
+        }
+        // No cards on the page (an empty feed).
+        None => head.into(),
+    };
+    Ok(ctx.html(StatusCode::OK, body))
 }
 
 #[cfg(test)]
