@@ -130,6 +130,51 @@ impl MediaStore {
             .is_some_and(|age| age < RETRY_FAILED_AFTER)
     }
 
+    /// Deletes cached images fetched before `cutoff`, failure markers older than the retry
+    /// delay, and temporary files left by interrupted writes; returns how many files went.
+    /// Images are kept per URL, not per article, so age is the only safe test: an image
+    /// still in use by a newer article is fetched again on its next view.
+    pub async fn sweep(&self, cutoff: SystemTime) -> std::io::Result<u64> {
+        let dir = self.dir.clone();
+        let failed_cutoff = SystemTime::now()
+            .checked_sub(RETRY_FAILED_AFTER)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for shard in std::fs::read_dir(&dir)? {
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(&shard)? {
+                    let entry = entry?;
+                    let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
+                        continue;
+                    };
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    let limit = if name.ends_with(".failed") {
+                        failed_cutoff
+                    } else if name.contains(".tmp") {
+                        // A write in progress takes seconds at most.
+                        SystemTime::now()
+                            .checked_sub(Duration::from_secs(3600))
+                            .unwrap_or(SystemTime::UNIX_EPOCH)
+                    } else {
+                        cutoff
+                    };
+                    // Another instance may have removed it meanwhile: not an error.
+                    if modified < limit && std::fs::remove_file(entry.path()).is_ok() {
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     /// Fetches an image, checks it, and stores it for every instance. On failure a marker
     /// holds off retries for a while.
     pub async fn fetch_and_store(
@@ -250,6 +295,38 @@ mod tests {
         }
         for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
             assert!(is_public(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sweeping_removes_old_images_markers_and_leftovers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::new(dir.path(), false).unwrap();
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let file = |name: &str, age: Duration| {
+            let shard = store.dir.join(&name[..2]);
+            std::fs::create_dir_all(&shard).unwrap();
+            let path = shard.join(name);
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_modified(now - age).unwrap();
+            path
+        };
+        let old_image = file("aa11", 40 * day);
+        let new_image = file("aa22", 2 * day);
+        let old_marker = file("bb33.failed", 2 * day);
+        let new_marker = file("bb44.failed", Duration::from_secs(60));
+        let leftover = file("cc55.tmp123", 2 * day);
+        let writing = file("cc66.tmp456", Duration::from_secs(1));
+        std::fs::write(store.dir.join("stray-file"), b"x").unwrap();
+
+        let removed = store.sweep(now - 30 * day).await.unwrap();
+        assert_eq!(removed, 3);
+        for gone in [&old_image, &old_marker, &leftover] {
+            assert!(!gone.exists(), "{}", gone.display());
+        }
+        for kept in [&new_image, &new_marker, &writing] {
+            assert!(kept.exists(), "{}", kept.display());
         }
     }
 

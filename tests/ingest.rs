@@ -1089,9 +1089,27 @@ async fn one_article_arriving_from_two_sources_or_twice_is_stored_once() {
 // Retention and the sample source
 
 #[tokio::test]
-async fn retention_deletes_old_articles_in_batches() {
-    let s = Setup::new(|c| c.ingest.retention_days = 30).await;
+async fn retention_deletes_old_articles_in_batches_and_old_cached_images() {
+    let shared = tempfile::tempdir().unwrap();
+    let s = Setup::new(|c| {
+        c.ingest.retention_days = 30;
+        c.shared_dir = Some(shared.path().to_owned());
+    })
+    .await;
     let cutoff = NOW - 30 * 86_400;
+    // Two cached images (kept per URL hash, in shards): fetched before and after the cutoff.
+    let image = |key: &str, fetched_at: i64| {
+        let shard = shared.path().join("media").join(&key[..2]);
+        std::fs::create_dir_all(&shard).unwrap();
+        let path = shard.join(key);
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(fetched_at as u64))
+            .unwrap();
+        path
+    };
+    let old_image = image("ab01", cutoff - 86_400);
+    let new_image = image("cd02", cutoff + 86_400);
     let mut old: Vec<_> = (0..1_203)
         .map(|n| {
             let mut a = article(n, "us", "en", "general");
@@ -1117,6 +1135,7 @@ async fn retention_deletes_old_articles_in_batches() {
     let left = s.articles().await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].published_at, cutoff);
+    assert!(!old_image.exists() && new_image.exists());
 }
 
 #[tokio::test]

@@ -119,6 +119,7 @@ impl Ingester {
             sources.push(sample::ingest(&self.db, true, now, cutoff).await);
         }
         let retention = self.apply_retention(cutoff).await;
+        self.sweep_images(cutoff).await;
         if let Err(e) = self.db.optimize(false).await {
             tracing::warn!(error = %e, "could not refresh the query planner's statistics");
         }
@@ -149,6 +150,24 @@ impl Ingester {
                 tracing::warn!(error = %format!("{e:#}"), "could not re-read the mediastack key; using the last one");
                 self.mediastack_key.clone()
             }
+        }
+    }
+
+    /// Retention for the shared image cache: images fetched before the article cutoff go.
+    async fn sweep_images(&self, cutoff: i64) {
+        let Some(dir) = &self.config.shared_dir else {
+            return;
+        };
+        let cutoff = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(cutoff).unwrap_or(0));
+        let swept = match crate::media::MediaStore::new(dir, self.config.media_private_addresses) {
+            Ok(store) => store.sweep(cutoff).await,
+            Err(e) => Err(e),
+        };
+        match swept {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "old cached images removed"),
+            Err(e) => tracing::warn!(error = %e, "image cache sweep failed"),
         }
     }
 
