@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -8,6 +9,7 @@ use axum::response::Response;
 use crate::domain::article::Article;
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
+use crate::storage::FeedPage;
 use crate::web::error::AppError;
 use crate::web::form::Form;
 use crate::web::session::{self, PageContext};
@@ -143,52 +145,74 @@ pub async fn show(
     };
     let filter = &user.preferences;
     let page = state.db.feed_page(filter, cursor, PAGE_SIZE).await?;
-    let layout = ctx.layout("Your news");
-    let cards_html = match page.rendered.html.get() {
-        Some(html) => html.clone(),
-        None => {
-            let now = session::now();
-            let list = CardList {
-                cards: page
-                    .articles
-                    .iter()
-                    .map(|a| Card::new(a, now, state.media.is_some()))
-                    .collect(),
-                placeholder: layout.placeholder,
-            };
-            let html: Arc<str> = list
-                .render()
-                .map_err(|e| anyhow::anyhow!("article cards failed to render: {e}"))?
-                .into();
-            page.rendered.html.get_or_init(|| html).clone()
-        }
-    };
+    let cards = cards_html(&page, state.media.is_some())?;
     let view = NewsPage {
-        layout,
+        layout: ctx.layout("Your news"),
         has_cards: !page.articles.is_empty(),
         cards_html: CARDS_SLOT,
         older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
         is_first_page: cursor.is_none(),
         selection: describe(filter),
     };
-    let mut head = view
+    let page_html = view
         .render()
         .map_err(|e| anyhow::anyhow!("news page failed to render: {e}"))?;
-    let body = match head.find(CARDS_SLOT) {
+    Ok(ctx.html(StatusCode::OK, fill_cards_slot(page_html, cards)))
+}
+
+/// The page's cards, rendered by the first request that shows this (cached) page.
+fn cards_html(page: &FeedPage, cached_images: bool) -> Result<Arc<str>, AppError> {
+    if let Some(html) = page.rendered.html.get() {
+        return Ok(html.clone());
+    }
+    let now = session::now();
+    let list = CardList {
+        cards: page
+            .articles
+            .iter()
+            .map(|a| Card::new(a, now, cached_images))
+            .collect(),
+        placeholder: crate::web::assets::url("img/placeholder.svg"),
+    };
+    let html: Arc<str> = list
+        .render()
+        .map_err(|e| anyhow::anyhow!("article cards failed to render: {e}"))?
+        .into();
+    Ok(page.rendered.html.get_or_init(|| html).clone())
+}
+
+/// The page as the text before `CARDS_SLOT`, the shared cards, and the text after it.
+fn fill_cards_slot(mut head: String, cards: Arc<str>) -> Body {
+    match head.find(CARDS_SLOT) {
         Some(at) => {
             let tail = head.split_off(at + CARDS_SLOT.len());
             head.truncate(at);
-            body::chunks([head.into(), body::shared(cards_html), tail.into()])
+            body::chunks([head.into(), body::shared(cards), tail.into()])
         }
         // No cards on the page (an empty feed).
         None => head.into(),
-    };
-    Ok(ctx.html(StatusCode::OK, body))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_cards_go_where_the_slot_is() {
+        let body = |html: String| async move {
+            let b = fill_cards_slot(html, "<li>card</li>".into());
+            axum::body::to_bytes(b, 1 << 16).await.unwrap()
+        };
+        assert_eq!(
+            &body(format!("<ol>{CARDS_SLOT}</ol>")).await[..],
+            b"<ol><li>card</li></ol>"
+        );
+        assert_eq!(
+            &body("<p>No articles</p>".to_owned()).await[..],
+            b"<p>No articles</p>"
+        );
+    }
 
     #[test]
     fn relative_times() {
