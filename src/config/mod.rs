@@ -876,6 +876,26 @@ mod tests {
     }
 
     #[test]
+    fn pool_size_and_feed_cache_defaults_follow_the_backend_and_are_bounded() {
+        let sqlite = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(sqlite.database.max_connections, 4);
+        assert_eq!(sqlite.database.feed_cache_ttl, Duration::from_secs(1));
+        let pg = Config::from_vars(vars(&[
+            ("NEWSREAD_DATABASE_URL", "postgres://h/db"),
+            ("NEWSREAD_FEED_CACHE_TTL", "0s"),
+        ]))
+        .unwrap();
+        assert_eq!(pg.database.max_connections, 10);
+        assert!(
+            pg.database.feed_cache_ttl.is_zero(),
+            "0s turns the cache off"
+        );
+        assert!(pg.describe().contains("NEWSREAD_FEED_CACHE_TTL=0s"));
+        let err = Config::from_vars(vars(&[("NEWSREAD_FEED_CACHE_TTL", "5m")])).unwrap_err();
+        assert!(err.to_string().contains("NEWSREAD_FEED_CACHE_TTL"), "{err}");
+    }
+
+    #[test]
     fn secrets_come_from_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("url");
