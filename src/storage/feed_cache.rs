@@ -21,8 +21,10 @@ use super::{Error, FeedPage};
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
 
-/// Bounds memory: a page is ~30 articles (~20 KiB), so a few MiB at most.
+/// Bounds memory: this many pages of the web's 30 articles (~20 KiB each, plus renderings),
+/// counted in articles, so that API pages of up to 100 articles cannot grow it past a few MiB.
 const MAX_ENTRIES: usize = 256;
+const MAX_ARTICLES: usize = MAX_ENTRIES * 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -149,9 +151,12 @@ impl FeedCache {
                 None => {}
             }
         }
-        if slots.len() >= MAX_ENTRIES {
+        let size =
+            |slots: &HashMap<Key, Slot>| -> usize { slots.keys().map(|k| k.limit as usize).sum() };
+        let needed = key.limit as usize;
+        if size(&slots) + needed > MAX_ARTICLES {
             slots.retain(|_, s| fresh(s.cell.get().map_or(s.created, |l| l.at), self.ttl));
-            if slots.len() >= MAX_ENTRIES {
+            while !slots.is_empty() && size(&slots) + needed > MAX_ARTICLES {
                 if let Some(oldest) = slots
                     .iter()
                     .min_by_key(|(_, s)| s.created)
@@ -364,6 +369,28 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(cache.len(), MAX_ENTRIES);
+        // Larger pages take more of the budget: 100-article API pages fit fewer at a time.
+        for id in 0..50 {
+            let after = Some(Cursor {
+                published_at: -id,
+                id,
+            });
+            cache
+                .get_or_load(&FeedFilter::default(), after, 100, || async move {
+                    Ok(page(id))
+                })
+                .await
+                .unwrap();
+        }
+        let articles: usize = cache
+            .slots
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|k| k.limit as usize)
+            .sum();
+        assert!(articles <= MAX_ARTICLES, "{articles}");
+        assert!(cache.len() < MAX_ENTRIES);
 
         let off = FeedCache::new(Duration::ZERO);
         for id in 0..3 {
