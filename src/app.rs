@@ -166,6 +166,9 @@ fn spawn_session_sweeper(state: AppState) {
             if let Err(e) = state.db.purge_rate_limits(cutoff).await {
                 tracing::warn!(error = %e, "rate-limit sweep failed");
             }
+            if let Err(e) = state.db.purge_login_devices(now).await {
+                tracing::warn!(error = %e, "login-device sweep failed");
+            }
         }
     });
 }

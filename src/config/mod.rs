@@ -27,6 +27,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Peers whose `X-Forwarded-For`/`X-Forwarded-Proto` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// A header, set by a trusted proxy, that holds the client's address (lower-case name).
+    pub client_address_header: Option<String>,
     pub log: LogConfig,
     /// How long `/readyz` reports 503 before the listener closes on SIGTERM.
     pub shutdown_grace: Duration,
@@ -155,6 +157,7 @@ const OPTIONS: &[&str] = &[
     "NEWSREAD_SESSION_IDLE_TIMEOUT",
     "NEWSREAD_SESSION_LIFETIME",
     "NEWSREAD_TRUSTED_PROXIES",
+    "NEWSREAD_CLIENT_ADDRESS_HEADER",
     "NEWSREAD_LOG_FORMAT",
     "NEWSREAD_LOG",
     "NEWSREAD_SHUTDOWN_GRACE",
@@ -363,6 +366,12 @@ impl Config {
             ),
         };
         let trusted_proxies = r.parse("NEWSREAD_TRUSTED_PROXIES", Vec::new(), parse_cidrs);
+        let client_address_header = r.parse("NEWSREAD_CLIENT_ADDRESS_HEADER", None, |v| {
+            let name = v.trim().to_ascii_lowercase();
+            axum::http::HeaderName::from_bytes(name.as_bytes())
+                .map(|_| Some(name))
+                .map_err(|_| format!("`{v}` is not an HTTP header name"))
+        });
         let log = LogConfig {
             format: r.parse("NEWSREAD_LOG_FORMAT", LogFormat::Text, |v| {
                 match v.trim().to_ascii_lowercase().as_str() {
@@ -378,6 +387,7 @@ impl Config {
             database,
             session,
             trusted_proxies,
+            client_address_header,
             log,
             shutdown_grace: r.duration("NEWSREAD_SHUTDOWN_GRACE", Duration::from_secs(20)),
             request_timeout: r.duration("NEWSREAD_REQUEST_TIMEOUT", Duration::from_secs(30)),
@@ -496,6 +506,11 @@ impl Config {
                 "NEWSREAD_MEDIASTACK_ACCESS_KEY and NEWSREAD_MEDIASTACK_SECRET_ARN are both set; set only one".to_owned(),
             );
         }
+        if self.client_address_header.is_some() && self.trusted_proxies.is_empty() {
+            problems.push(
+                "NEWSREAD_CLIENT_ADDRESS_HEADER is only read from NEWSREAD_TRUSTED_PROXIES, which is empty".to_owned(),
+            );
+        }
         if let Some(m) = self.metrics_listen {
             if m == self.listen {
                 problems.push("NEWSREAD_METRICS_LISTEN must differ from NEWSREAD_LISTEN: metrics are never public".to_owned());
@@ -593,6 +608,10 @@ impl Config {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(","),
+            ),
+            (
+                "NEWSREAD_CLIENT_ADDRESS_HEADER",
+                self.client_address_header.clone().unwrap_or_default(),
             ),
             (
                 "NEWSREAD_LOG_FORMAT",

@@ -64,22 +64,58 @@ pub fn canonical_url(raw: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("URL has no host"));
     }
     url.set_fragment(None);
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !is_tracking_param(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
+    // The publisher's query is kept byte for byte (`?123456`, `a=1;b=2`, its own escaping):
+    // decoding and re-encoding pairs would change links that servers match literally.
+    if let Some(query) = url.query() {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|part| !part.is_empty())
+            .filter(|part| {
+                let key = part.split_once('=').map_or(*part, |(k, _)| k);
+                let key = percent_decode(key);
+                !is_tracking_param(&key)
+            })
+            .collect();
+        let kept = kept.join("&");
+        url.set_query((!kept.is_empty()).then_some(kept.as_str()));
     }
     Ok(url.to_string())
+}
+
+/// A query key as a browser would read it (`+` is a space), for comparing names only.
+fn percent_decode(key: &str) -> String {
+    form_urlencoded::parse(key.as_bytes())
+        .next()
+        .map_or_else(String::new, |(k, _)| k.into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_urls_keep_the_publishers_query_exactly() {
+        for (raw, want) in [
+            ("https://x.org/story?123456", "https://x.org/story?123456"),
+            ("https://x.org/p?a=1;b=2", "https://x.org/p?a=1;b=2"),
+            (
+                "https://x.org/p?q=a%2Fb&x=%7E",
+                "https://x.org/p?q=a%2Fb&x=%7E",
+            ),
+            (
+                "https://x.org/p?id=7&utm_source=rss&x",
+                "https://x.org/p?id=7&x",
+            ),
+            (
+                "https://x.org/p?%75tm_source=x&id=1",
+                "https://x.org/p?id=1",
+            ),
+            ("https://x.org/p?utm_source=x&fbclid=2", "https://x.org/p"),
+            ("https://x.org/p?&&id=1&", "https://x.org/p?id=1"),
+        ] {
+            assert_eq!(canonical_url(raw).unwrap(), want, "{raw}");
+        }
+    }
 
     #[test]
     fn canonical_urls_drop_tracking_and_fragments() {

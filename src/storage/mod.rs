@@ -5,6 +5,7 @@
 //! queries are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and only
 //! the statements whose syntax really differs branch on [`Dialect`].
 mod articles;
+mod devices;
 mod feed_cache;
 mod ingest;
 mod preferences;

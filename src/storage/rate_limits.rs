@@ -63,29 +63,6 @@ impl Db {
         })
     }
 
-    /// A bucket's current window, without counting; `None` when it has no live window.
-    pub async fn peek_rate_limit(
-        &self,
-        bucket: &str,
-        window_secs: i64,
-        now: i64,
-    ) -> Result<Option<Window>, Error> {
-        let row = sqlx::query(&self.sql(
-            "SELECT hits, window_start FROM rate_limits WHERE bucket = ? AND window_start > ?",
-        ))
-        .bind(bucket)
-        .bind(now - window_secs)
-        .fetch_optional(self.primary()?)
-        .await?;
-        row.map(|r| {
-            Ok(Window {
-                hits: r.try_get("hits")?,
-                window_start: r.try_get("window_start")?,
-            })
-        })
-        .transpose()
-    }
-
     /// Forgets a bucket, e.g. an account's failures after a successful login.
     pub async fn clear_rate_limit(&self, bucket: &str) -> Result<(), Error> {
         sqlx::query(&self.sql("DELETE FROM rate_limits WHERE bucket = ?"))

@@ -201,6 +201,10 @@ pub async fn personalize(
         .iter()
         .cloned()
         .collect();
+    let secure = request
+        .extensions()
+        .get::<super::ClientInfo>()
+        .is_some_and(|c| c.https);
     let mut response = next.run(request).await;
     if cookies.is_empty() || response.status() == StatusCode::SERVICE_UNAVAILABLE {
         return response;
@@ -212,7 +216,7 @@ pub async fn personalize(
     for c in cookies {
         headers.append(header::COOKIE, c);
     }
-    let Ok(Some(user)) = super::session::load_user(&state, &headers).await else {
+    let Ok(Some(user)) = super::session::load_user(&state, &headers, secure).await else {
         return response;
     };
     let layout = super::Layout {

@@ -84,33 +84,64 @@ pub struct ClientInfo {
     pub https: bool,
 }
 
-fn client_info(trusted: &[IpNet], peer: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
+/// Who the client is: the peer, unless the peer is one of our proxies, in which case the
+/// `client_header` (e.g. CloudFront's `CloudFront-Viewer-Address`, which the edge sets and
+/// overwrites) or else the right-most `X-Forwarded-For` entry not added by our own proxies.
+/// Addresses are canonical first: `::ffff:a.b.c.d` from a dual-stack listener is IPv4.
+fn client_info(
+    trusted: &[IpNet],
+    client_header: Option<&str>,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> ClientInfo {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer.map(|p| p.to_canonical());
     let Some(peer) = peer.filter(|p| is_trusted(p)) else {
         return ClientInfo {
             ip: peer,
             https: false,
         };
     };
-    // The client is the right-most address not added by one of our own proxies.
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let ip = forwarded
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .copied()
-        .or(Some(peer));
+    let from_header = client_header
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_viewer_address);
+    let ip = from_header.or_else(|| {
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+            .collect();
+        forwarded.iter().rev().find(|ip| !is_trusted(ip)).copied()
+    });
     let https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-    ClientInfo { ip, https }
+    ClientInfo {
+        ip: ip.or(Some(peer)),
+        https,
+    }
+}
+
+/// `address:port` as CloudFront writes it (`198.51.100.10:46532`, IPv6 unbracketed:
+/// `2001:db8::1:46532`), `[v6]:port`, or a bare address.
+fn parse_viewer_address(value: &str) -> Option<IpAddr> {
+    let value = value.trim();
+    let ip = value
+        .parse::<SocketAddr>()
+        .map(|s| s.ip())
+        .ok()
+        .or_else(|| {
+            let (addr, port) = value.rsplit_once(':')?;
+            port.parse::<u16>().ok()?;
+            addr.parse::<IpAddr>().ok()
+        })
+        .or_else(|| value.parse::<IpAddr>().ok())?;
+    Some(ip.to_canonical())
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -168,7 +199,12 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = client_info(&state.config.trusted_proxies, peer, req.headers());
+    let client = client_info(
+        &state.config.trusted_proxies,
+        state.config.client_address_header.as_deref(),
+        peer,
+        req.headers(),
+    );
     let https = client.https;
     req.extensions_mut().insert(client);
     let route = req
@@ -268,12 +304,66 @@ mod tests {
             ("x-forwarded-for", "203.0.113.9, 10.0.1.2"),
             ("x-forwarded-proto", "https"),
         ]);
-        let via_proxy = client_info(&trusted, Some("10.0.0.5".parse().unwrap()), &h);
+        let via_proxy = client_info(&trusted, None, Some("10.0.0.5".parse().unwrap()), &h);
         assert_eq!(via_proxy.ip, Some("203.0.113.9".parse().unwrap()));
         assert!(via_proxy.https);
-        let direct = client_info(&trusted, Some("198.51.100.7".parse().unwrap()), &h);
+        let direct = client_info(&trusted, None, Some("198.51.100.7".parse().unwrap()), &h);
         assert_eq!(direct.ip, Some("198.51.100.7".parse().unwrap()));
         assert!(!direct.https);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_ipv4() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/16".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "::ffff:203.0.113.9, ::ffff:10.0.1.2")]);
+        // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d.
+        let mapped_peer = Some("::ffff:10.0.0.5".parse().unwrap());
+        let via_proxy = client_info(&trusted, None, mapped_peer, &h);
+        assert_eq!(via_proxy.ip, Some("203.0.113.9".parse().unwrap()));
+        let direct = client_info(
+            &trusted,
+            None,
+            Some("::ffff:198.51.100.7".parse().unwrap()),
+            &h,
+        );
+        assert_eq!(direct.ip, Some("198.51.100.7".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_client_address_header_is_believed_only_from_trusted_peers() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/16".parse().unwrap()];
+        let name = Some("cloudfront-viewer-address");
+        let edge = Some("10.0.0.5".parse().unwrap());
+        for (value, want) in [
+            ("198.51.100.10:46532", "198.51.100.10"),
+            ("2001:db8::1:46532", "2001:db8::1"),
+            ("[2001:db8::2]:443", "2001:db8::2"),
+            ("::ffff:198.51.100.11:5000", "198.51.100.11"),
+            ("198.51.100.12", "198.51.100.12"),
+        ] {
+            let h = headers(&[
+                ("cloudfront-viewer-address", value),
+                ("x-forwarded-for", "203.0.113.9"),
+            ]);
+            let c = client_info(&trusted, name, edge, &h);
+            assert_eq!(c.ip, Some(want.parse().unwrap()), "{value}");
+        }
+        // Unparseable or absent: the X-Forwarded-For rules apply.
+        let h = headers(&[
+            ("cloudfront-viewer-address", "garbage"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(
+            client_info(&trusted, name, edge, &h).ip,
+            Some("203.0.113.9".parse().unwrap())
+        );
+        // From an untrusted peer the header is the client's own claim: ignored.
+        let h = headers(&[("cloudfront-viewer-address", "198.51.100.10:1")]);
+        let direct = client_info(&trusted, name, Some("192.0.2.1".parse().unwrap()), &h);
+        assert_eq!(direct.ip, Some("192.0.2.1".parse().unwrap()));
+        // Not configured: the header means nothing.
+        let c = client_info(&trusted, None, edge, &h);
+        assert_eq!(c.ip, Some("10.0.0.5".parse().unwrap()));
     }
 
     #[test]

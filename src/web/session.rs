@@ -20,9 +20,32 @@ use super::{ClientInfo, Layout};
 use crate::domain::feed::FeedFilter;
 use crate::web::AppState;
 
-pub const SESSION_COOKIE: &str = "nr_session";
-pub const CSRF_COOKIE: &str = "nr_csrf";
-pub const FLASH_COOKIE: &str = "nr_flash";
+/// Our cookies. Over HTTPS their names carry the `__Host-` prefix, which browsers accept only
+/// with `Secure`, `Path=/` and no `Domain`: a sibling subdomain cannot plant or overwrite them.
+/// Plain-HTTP development cannot use the prefix and keeps the bare names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieName {
+    Session,
+    Csrf,
+    Flash,
+    /// A browser that logged in successfully before (see `throttle`).
+    Device,
+}
+
+impl CookieName {
+    pub fn name(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (CookieName::Session, false) => "nr_session",
+            (CookieName::Session, true) => "__Host-nr_session",
+            (CookieName::Csrf, false) => "nr_csrf",
+            (CookieName::Csrf, true) => "__Host-nr_csrf",
+            (CookieName::Flash, false) => "nr_flash",
+            (CookieName::Flash, true) => "__Host-nr_flash",
+            (CookieName::Device, false) => "nr_device",
+            (CookieName::Device, true) => "__Host-nr_device",
+        }
+    }
+}
 
 /// Sessions are touched at most this often, so reads do not all become writes.
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -39,7 +62,7 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     s.len() == 43
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -47,6 +70,11 @@ fn is_token(s: &str) -> bool {
 
 pub fn hash_token(token: &str) -> String {
     crate::hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// One of our cookies, under the name this scheme uses.
+pub fn our_cookie(headers: &HeaderMap, name: CookieName, secure: bool) -> Option<String> {
+    cookie(headers, name.name(secure))
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -60,14 +88,15 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_owned())
 }
 
-/// A `Set-Cookie` value with our fixed attributes; `max_age` 0 deletes.
+/// A `Set-Cookie` value with our fixed attributes (never a `Domain`); `max_age` 0 deletes.
 pub fn set_cookie(
-    name: &str,
+    name: CookieName,
     value: &str,
     max_age: i64,
     secure: bool,
     same_site: &str,
 ) -> HeaderValue {
+    let name = name.name(secure);
     let secure = if secure { "; Secure" } else { "" };
     let v = format!(
         "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
@@ -131,8 +160,10 @@ pub struct AuthUser {
 pub(crate) async fn load_user(
     state: &AppState,
     headers: &HeaderMap,
+    secure: bool,
 ) -> Result<Option<AuthUser>, AppError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| is_token(t)) else {
+    let Some(token) = our_cookie(headers, CookieName::Session, secure).filter(|t| is_token(t))
+    else {
         return Ok(None);
     };
     let token_hash = hash_token(&token);
@@ -181,15 +212,17 @@ impl FromRequestParts<AppState> for PageContext {
         let client = parts.extensions.get::<ClientInfo>();
         let secure = client.is_some_and(|c| c.https);
         let client_ip = client.and_then(|c| c.ip);
-        let user = load_user(state, &parts.headers).await?;
+        let user = load_user(state, &parts.headers, secure).await?;
         let (csrf_token, new_csrf_cookie) = match &user {
             Some(u) => (u.csrf_token.clone(), false),
-            None => match cookie(&parts.headers, CSRF_COOKIE).filter(|t| is_token(t)) {
-                Some(t) => (t, false),
-                None => (random_token(), true),
-            },
+            None => {
+                match our_cookie(&parts.headers, CookieName::Csrf, secure).filter(|t| is_token(t)) {
+                    Some(t) => (t, false),
+                    None => (random_token(), true),
+                }
+            }
         };
-        let flash_cookie = cookie(&parts.headers, FLASH_COOKIE);
+        let flash_cookie = our_cookie(&parts.headers, CookieName::Flash, secure);
         Ok(Self {
             user,
             csrf_token,
@@ -263,13 +296,19 @@ impl PageContext {
             // Strict: the anonymous token is only ever needed by our own forms.
             headers.append(
                 header::SET_COOKIE,
-                set_cookie(CSRF_COOKIE, &self.csrf_token, 86_400, self.secure, "Strict"),
+                set_cookie(
+                    CookieName::Csrf,
+                    &self.csrf_token,
+                    86_400,
+                    self.secure,
+                    "Strict",
+                ),
             );
         }
         if self.had_flash_cookie {
             headers.append(
                 header::SET_COOKIE,
-                set_cookie(FLASH_COOKIE, "", 0, self.secure, "Lax"),
+                set_cookie(CookieName::Flash, "", 0, self.secure, "Lax"),
             );
         }
     }
@@ -280,7 +319,7 @@ impl PageContext {
         if let Some(f) = flash {
             response.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(FLASH_COOKIE, f.code(), 60, self.secure, "Lax"),
+                set_cookie(CookieName::Flash, f.code(), 60, self.secure, "Lax"),
             );
         }
         response
@@ -306,11 +345,17 @@ pub async fn start_session(
             now.saturating_add(lifetime),
         )
         .await?;
-    Ok(set_cookie(SESSION_COOKIE, &token, lifetime, secure, "Lax"))
+    Ok(set_cookie(
+        CookieName::Session,
+        &token,
+        lifetime,
+        secure,
+        "Lax",
+    ))
 }
 
 pub fn clear_session_cookie(secure: bool) -> HeaderValue {
-    set_cookie(SESSION_COOKIE, "", 0, secure, "Lax")
+    set_cookie(CookieName::Session, "", 0, secure, "Lax")
 }
 
 /// The API's view of the visitor: the same session, but 401 JSON instead of a redirect.
@@ -323,7 +368,11 @@ impl FromRequestParts<AppState> for ApiUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match load_user(state, &parts.headers).await? {
+        let secure = parts
+            .extensions
+            .get::<ClientInfo>()
+            .is_some_and(|c| c.https);
+        match load_user(state, &parts.headers, secure).await? {
             Some(u) => Ok(ApiUser(u)),
             None => Err(AppError::LoginRequired {
                 next: String::new(),
@@ -383,8 +432,36 @@ mod tests {
             HeaderValue::from_static("a=1; nr_session=tok"),
         );
         h.append(header::COOKIE, HeaderValue::from_static("nr_csrf=c"));
-        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("tok"));
-        assert_eq!(cookie(&h, CSRF_COOKIE).as_deref(), Some("c"));
+        assert_eq!(
+            our_cookie(&h, CookieName::Session, false).as_deref(),
+            Some("tok")
+        );
+        assert_eq!(
+            our_cookie(&h, CookieName::Csrf, false).as_deref(),
+            Some("c")
+        );
         assert_eq!(cookie(&h, "missing"), None);
+    }
+
+    #[test]
+    fn https_cookies_use_the_host_prefix_and_only_it() {
+        let set = set_cookie(CookieName::Session, "tok", 60, true, "Lax");
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-nr_session=tok;"), "{set}");
+        assert!(set.contains("; Secure") && set.contains("Path=/"), "{set}");
+        assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+        let plain = set_cookie(CookieName::Session, "tok", 60, false, "Lax");
+        assert!(plain.to_str().unwrap().starts_with("nr_session=tok;"));
+        // Over HTTPS a bare-named cookie (which a sibling subdomain could plant) is ignored.
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("nr_session=planted"),
+        );
+        assert_eq!(our_cookie(&h, CookieName::Session, true), None);
+        assert_eq!(
+            our_cookie(&h, CookieName::Session, false).as_deref(),
+            Some("planted")
+        );
     }
 }

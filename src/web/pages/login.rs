@@ -1,6 +1,6 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::echo;
@@ -54,6 +54,7 @@ pub async fn show(ctx: PageContext, RawQuery(query): RawQuery) -> Response {
 pub async fn submit(
     State(state): State<AppState>,
     ctx: PageContext,
+    headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
     ctx.check_csrf(form.get("csrf_token"))?;
@@ -67,19 +68,24 @@ pub async fn submit(
             Some("Enter your username and password."),
         ));
     }
-    let account: String = login.trim().chars().take(254).collect();
-    throttle::before_login(&state, ctx.client_ip, &account).await?;
     // Over-long input cannot match an account; skip hashing megabytes.
     let credentials = if login.len() > 254 || password.chars().count() > 128 {
         None
     } else {
         state.db.find_credentials(login).await?
     };
+    let (account, device) = match &credentials {
+        Some(c) => (
+            throttle::AccountKey::User(c.user_id),
+            throttle::known_device(&state, &headers, ctx.secure, c.user_id).await?,
+        ),
+        None => (throttle::AccountKey::Unknown(login), None),
+    };
+    let attempt = throttle::before_login(&state, ctx.client_ip, account, device.as_deref()).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = state.passwords.verify(password, stored).await?;
     let Some(user) = credentials.filter(|_| verified) else {
         tracing::info!("login failed");
-        throttle::login_failed(&state, &account).await?;
         return Ok(page(
             &ctx,
             StatusCode::UNAUTHORIZED,
@@ -88,7 +94,7 @@ pub async fn submit(
             Some(BAD_CREDENTIALS),
         ));
     };
-    throttle::login_succeeded(&state, &account).await?;
+    throttle::login_succeeded(&state, attempt).await?;
     if let Some(old) = &ctx.user {
         state.db.delete_session(&old.token_hash).await?;
     }
@@ -96,5 +102,11 @@ pub async fn submit(
     tracing::info!(user_id = user.user_id, "logged in");
     let mut response = ctx.redirect(safe_next(next).unwrap_or("/news"), None);
     response.headers_mut().append(header::SET_COOKIE, cookie);
+    if device.is_none() {
+        let device_cookie = throttle::remember_device(&state, user.user_id, ctx.secure).await?;
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, device_cookie);
+    }
     Ok(response)
 }
