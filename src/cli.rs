@@ -55,6 +55,10 @@ pub enum Command {
         /// Random seed, so that runs are comparable.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Add the readers (whose password is published) even though the database already
+        /// has readers that seed did not create. Without it, seed refuses.
+        #[arg(long)]
+        allow_existing_readers: bool,
     },
 }
 
@@ -86,15 +90,22 @@ pub async fn run(cli: Cli) -> ExitCode {
             articles,
             users,
             seed,
+            allow_existing_readers,
         } => {
             crate::telemetry::init(&config.log);
             let result = async {
                 crate::secrets::resolve(&mut config).await?;
                 let db = Db::connect(&config.database)?;
                 db.migrate().await?;
-                let report =
-                    crate::seed::seed(&db, articles, users, seed, crate::web::session::now())
-                        .await?;
+                let report = crate::seed::seed(
+                    &db,
+                    articles,
+                    users,
+                    seed,
+                    crate::web::session::now(),
+                    allow_existing_readers,
+                )
+                .await?;
                 db.close().await;
                 println!(
                     "seeded {} articles and {} readers",

@@ -74,6 +74,10 @@ pub fn synthetic_articles(count: u64, start: u64, now: i64, rng: &mut StdRng) ->
         .collect()
 }
 
+/// Every seeded reader's email domain (`.invalid` is reserved: no real address has it); how
+/// seed tells its own readers from real ones.
+const SEED_EMAIL_DOMAIN: &str = "bench.newsread.invalid";
+
 /// Adds `articles` articles and `users` readers named `reader00001`... with preferences.
 pub async fn seed(
     db: &Db,
@@ -81,7 +85,19 @@ pub async fn seed(
     users: u64,
     seed: u64,
     now: i64,
+    allow_existing_readers: bool,
 ) -> anyhow::Result<SeedReport> {
+    if users > 0 && !allow_existing_readers {
+        let others = db.count_users_outside_domain(SEED_EMAIL_DOMAIN).await?;
+        if others > 0 {
+            anyhow::bail!(
+                "this database has {others} reader(s) that seed did not create: seed makes \
+                 readers with a published password, so it refuses to add them here. Use \
+                 --users 0 to add only articles, or --allow-existing-readers if this is \
+                 really a test database"
+            );
+        }
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut articles_added = 0;
     let batch = 50_000;
@@ -98,7 +114,7 @@ pub async fn seed(
     let mut users_added = 0;
     for i in 1..=users {
         let username = Username::parse(&format!("reader{i:05}"))?;
-        let email = Email::parse(&format!("reader{i:05}@bench.newsread.invalid"))?;
+        let email = Email::parse(&format!("reader{i:05}@{SEED_EMAIL_DOMAIN}"))?;
         match db.create_user(&username, &email, &hash, now).await {
             Ok(id) => {
                 users_added += 1;

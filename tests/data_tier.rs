@@ -190,6 +190,35 @@ async fn check_config_prints_the_effective_configuration_without_secrets() {
 }
 
 #[tokio::test]
+async fn check_config_hides_credentials_in_query_strings_and_feed_urls() {
+    let out = newsread(
+        &["check-config"],
+        "postgres://db.internal:5432/newsread?user=app&password=QuerySecret1&sslmode=require",
+    )
+    .env(
+        "NEWSREAD_FEEDS",
+        "https://FeedUser:FeedPass2@feeds.example.org/rss?token=FeedToken3 country=us; \
+         https://news.example.net/atom?ApiKey4",
+    )
+    .output()
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for secret in [
+        "QuerySecret1",
+        "FeedUser",
+        "FeedPass2",
+        "FeedToken3",
+        "ApiKey4",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
+    }
+    assert!(stdout.contains("sslmode=require"), "{stdout}");
+    assert!(stdout.contains("feeds.example.org/rss"), "{stdout}");
+}
+
+#[tokio::test]
 async fn a_sqlite_file_in_a_missing_directory_is_created_on_first_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not/yet/here/newsread.db");
@@ -203,6 +232,47 @@ async fn a_sqlite_file_in_a_missing_directory_is_created_on_first_start() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(file.is_file());
+}
+
+#[tokio::test]
+async fn seed_refuses_to_add_known_password_readers_beside_real_ones() {
+    let app = spawn_app().await;
+    app.signed_up("real_reader").await;
+    let url = app.database.url.clone();
+    let out = newsread(&["seed", "--articles", "10", "--users", "3"], &url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-existing-readers"), "{stderr}");
+    assert_eq!(app.db.count_users().await.unwrap(), 1, "nobody added");
+    // Articles alone are harmless; an explicit flag allows the readers.
+    let out = newsread(&["seed", "--articles", "10", "--users", "0"], &url)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let out = newsread(
+        &[
+            "seed",
+            "--articles",
+            "0",
+            "--users",
+            "3",
+            "--allow-existing-readers",
+        ],
+        &url,
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.db.count_users().await.unwrap(), 4);
 }
 
 #[tokio::test]

@@ -762,7 +762,7 @@ fn describe_limit(l: Limit) -> String {
 }
 
 fn describe_feed(f: &FeedSource) -> String {
-    let mut out = f.url.clone();
+    let mut out = secret::redact_url(&f.url, true);
     for (k, v) in [
         ("country", f.country),
         ("language", f.language),
@@ -806,7 +806,11 @@ fn parse_feeds(v: &str) -> Result<Vec<FeedSource>, String> {
         .filter(|e| !e.is_empty())
     {
         let mut parts = entry.split_whitespace();
-        let url = parse_http_url(parts.next().unwrap_or_default())?;
+        let raw_url = parts.next().unwrap_or_default();
+        // Error messages name the feed by its redacted URL: the query may carry a token.
+        let shown = secret::redact_url(raw_url, true);
+        let url =
+            parse_http_url(raw_url).map_err(|_| format!("`{shown}` is not an http(s) URL"))?;
         let mut feed = FeedSource {
             url,
             country: None,
@@ -816,24 +820,24 @@ fn parse_feeds(v: &str) -> Result<Vec<FeedSource>, String> {
         for tag in parts {
             let (k, val) = tag
                 .split_once('=')
-                .ok_or_else(|| format!("`{tag}` in `{entry}` is not a tag such as country=ng"))?;
+                .ok_or_else(|| format!("`{tag}` for `{shown}` is not a tag such as country=ng"))?;
             let (slot, d) = match k {
                 "country" => (&mut feed.country, Dimension::Country),
                 "language" => (&mut feed.language, Dimension::Language),
                 "category" => (&mut feed.category, Dimension::Category),
                 _ => {
                     return Err(format!(
-                        "unknown tag `{k}` in `{entry}` (use country, language, category)"
+                        "unknown tag `{k}` for `{shown}` (use country, language, category)"
                     ))
                 }
             };
             *slot = Some(
                 d.lookup(val)
-                    .ok_or_else(|| format!("unknown {k} `{val}` in `{entry}`"))?,
+                    .ok_or_else(|| format!("unknown {k} `{val}` for `{shown}`"))?,
             );
         }
         if feeds.iter().any(|f: &FeedSource| f.url == feed.url) {
-            return Err(format!("feed `{}` is listed twice", feed.url));
+            return Err(format!("feed `{shown}` is listed twice"));
         }
         feeds.push(feed);
     }
@@ -861,6 +865,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn feed_errors_do_not_quote_tokens() {
+        for feeds in [
+            "https://feeds.example.org/rss?token=Tok3n country=nowhere",
+            "https://feeds.example.org/rss?token=Tok3n bogus",
+            "https://u:Tok3n@feeds.example.org/rss; https://u:Tok3n@feeds.example.org/rss",
+        ] {
+            let err = Config::from_vars(vars(&[("NEWSREAD_FEEDS", feeds)])).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("NEWSREAD_FEEDS"), "{text}");
+            assert!(!text.contains("Tok3n"), "{text}");
+        }
     }
 
     #[test]

@@ -43,17 +43,56 @@ impl DatabaseUrl {
 
     /// The URL with any password replaced, safe for logs and `check-config`.
     pub fn redacted(&self) -> String {
-        let raw = self.0.expose();
-        match url::Url::parse(raw) {
-            Ok(mut url) if url.password().is_some() => {
-                // set_password only fails for URLs that cannot carry one.
-                let _ = url.set_password(Some("[redacted]"));
-                url.to_string()
-            }
-            Ok(url) => url.to_string(),
-            Err(_) => "[unparseable URL redacted]".to_owned(),
-        }
+        redact_url(self.0.expose(), false)
     }
+}
+
+/// Query parameters whose values are settings, never credentials: shown as they are.
+const SAFE_QUERY_KEYS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-ca",
+    "application_name",
+    "connect_timeout",
+    "statement-cache-capacity",
+    "charset",
+    "timezone",
+    "mode",
+    "cache",
+];
+
+/// A URL safe to print: the password (and with `hide_user`, the user name, which feeds use
+/// for tokens too) replaced, and every query value replaced unless its key is a known
+/// setting (a `?password=`, `?token=` or `?key=` can carry a credential under any name).
+pub fn redact_url(raw: &str, hide_user: bool) -> String {
+    const HIDDEN: &str = "[redacted]";
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "[unparseable URL redacted]".to_owned();
+    };
+    // The setters only fail for URLs that cannot carry credentials.
+    if url.password().is_some() {
+        let _ = url.set_password(Some(HIDDEN));
+    }
+    if hide_user && !url.username().is_empty() {
+        let _ = url.set_username(HIDDEN);
+    }
+    if let Some(query) = url.query().map(str::to_owned) {
+        let shown: Vec<String> = query
+            .split('&')
+            .map(|part| match part.split_once('=') {
+                Some((k, _)) if !SAFE_QUERY_KEYS.contains(&k.to_ascii_lowercase().as_str()) => {
+                    format!("{k}={HIDDEN}")
+                }
+                Some(_) => part.to_owned(),
+                // A bare value (`?abcdef`) may be a token itself.
+                None if part.is_empty() => String::new(),
+                None => HIDDEN.to_owned(),
+            })
+            .collect();
+        url.set_query(Some(&shown.join("&")));
+    }
+    url.to_string()
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -86,5 +125,24 @@ mod tests {
         assert!(!shown.contains("s3cr"), "{shown}");
         assert!(shown.contains("postgres://app:"), "{shown}");
         assert!(shown.contains("db:5432/newsread"), "{shown}");
+    }
+
+    #[test]
+    fn query_credentials_are_hidden_settings_shown() {
+        let u = DatabaseUrl::new(
+            "postgres://db:5432/newsread?user=app&password=s3cret&sslmode=require",
+        );
+        let shown = u.redacted();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(shown.contains("password=[redacted]"), "{shown}");
+        let feed = redact_url(
+            "https://tok3n:pw@feeds.example.org/rss?api_key=k3y&x=1&bare0tok",
+            true,
+        );
+        for secret in ["tok3n", "pw", "k3y", "bare0tok"] {
+            assert!(!feed.contains(secret), "{feed}");
+        }
+        assert!(feed.contains("feeds.example.org/rss"), "{feed}");
     }
 }

@@ -94,6 +94,16 @@ impl Db {
         .transpose()
     }
 
+    /// Readers whose email is not at `domain` (the seed command's own readers are).
+    pub async fn count_users_outside_domain(&self, domain: &str) -> Result<i64, Error> {
+        let row =
+            sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM users WHERE email_key NOT LIKE ?"))
+                .bind(format!("%@{}", domain.to_ascii_lowercase()))
+                .fetch_one(self.primary()?)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
     pub async fn count_users(&self) -> Result<i64, Error> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(self.primary()?)
