@@ -47,6 +47,11 @@ impl Cluster {
         );
     }
 
+    /// The cluster's own directory (data, sockets, logs).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn superuser(&self, port_var: &str) -> String {
         format!(
             "postgres://postgres:postgres@127.0.0.1:{}/postgres",
