@@ -28,7 +28,11 @@ impl Application {
         if let Some(source) = credentials {
             db.set_credential_source(source);
         }
-        db.migrate().await?;
+        if config.migrate_on_start {
+            db.migrate().await?;
+        } else {
+            wait_for_schema(&db).await?;
+        }
         if config.sample_news && !config.ingest.has_sources() {
             crate::ingest::sample::load_if_empty(&db, session::now()).await?;
         }
@@ -171,6 +175,40 @@ fn spawn_session_sweeper(state: AppState) {
             }
         }
     });
+}
+
+/// Servers without DDL rights start once `newsread migrate` has applied every migration this
+/// build knows (newer ones are fine: migrations only add). Gives up after ten minutes, so a
+/// supervisor restarts the server and the failure shows.
+async fn wait_for_schema(db: &Db) -> anyhow::Result<()> {
+    const WAIT: Duration = Duration::from_secs(600);
+    let started = std::time::Instant::now();
+    let mut said = None::<Vec<i64>>;
+    loop {
+        let pending = match db.pending_migrations().await {
+            Ok(p) if p.is_empty() => return Ok(()),
+            Ok(p) => p,
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "waiting for the database");
+                said.clone().unwrap_or_default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if started.elapsed() > WAIT {
+            anyhow::bail!(
+                "the database lacks migrations {pending:?} and NEWSREAD_MIGRATE_ON_START is off: \
+                 run `newsread migrate`"
+            );
+        }
+        if said.as_ref() != Some(&pending) {
+            tracing::warn!(
+                ?pending,
+                "waiting for `newsread migrate` to apply migrations"
+            );
+            said = Some(pending);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

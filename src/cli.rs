@@ -31,8 +31,13 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Apply database migrations and exit.
+    /// Apply database migrations and exit. With NEWSREAD_DATABASE_ADMIN_SECRET_ARN, connects
+    /// with that (master) credential and also creates or updates the app's own role, named
+    /// with its password in NEWSREAD_DATABASE_SECRET_ARN, with data rights only.
     Migrate,
+    /// Give the app's database role a new password: stored as AWSPENDING in its secret, set
+    /// with the master credential, tested, then made current. Running servers follow.
+    RotateDbCredential,
     /// Print the effective configuration, secrets redacted, and exit non-zero if it is invalid.
     CheckConfig,
     /// Run news ingestion: with --once, one cycle now, printing per source what was fetched,
@@ -119,14 +124,28 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => {
             crate::telemetry::init(&config.log);
             let result = async {
-                crate::secrets::resolve(&mut config).await?;
+                let app_role = crate::secrets::resolve_for_migrate(&mut config).await?;
                 let db = Db::connect(&config.database)?;
                 db.migrate().await?;
+                if let Some(role) = &app_role {
+                    db.ensure_app_role(&role.username, &role.password).await?;
+                    tracing::info!(role = %role.username, "app database role up to date");
+                }
                 db.close().await;
                 anyhow::Ok(())
             }
             .await;
             report(result, "migrations applied")
+        }
+        Command::RotateDbCredential => {
+            crate::telemetry::init(&config.log);
+            match crate::secrets::rotate_app_credential(&config).await {
+                Ok(role) => {
+                    println!("rotated the password of database role {role}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(Err(e), ""),
+            }
         }
         Command::Ingest { once: true } => {
             crate::telemetry::init(&config.log);

@@ -36,6 +36,9 @@ impl SecretsClient {
             .client
             .get_secret_value()
             .secret_id(arn)
+            // The default, said explicitly: moto's emulator otherwise keeps answering with the
+            // version a stage move took AWSCURRENT away from.
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .map_err(|e| {
@@ -47,6 +50,77 @@ impl SecretsClient {
         out.secret_string()
             .map(|s| Secret::new(s.to_owned()))
             .with_context(|| format!("secret {arn} has no string value"))
+    }
+}
+
+impl SecretsClient {
+    /// The current value and its version id (rotation moves the stage between versions).
+    async fn get_current(&self, arn: &str) -> anyhow::Result<(Secret<String>, String)> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(arn)
+            // The default, said explicitly: moto's emulator otherwise keeps answering with the
+            // version a stage move took AWSCURRENT away from.
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading secret {arn}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                )
+            })?;
+        let value = out
+            .secret_string()
+            .map(|s| Secret::new(s.to_owned()))
+            .with_context(|| format!("secret {arn} has no string value"))?;
+        let version = out
+            .version_id()
+            .with_context(|| format!("secret {arn} has no version id"))?
+            .to_owned();
+        Ok((value, version))
+    }
+
+    /// Stores a new value as `AWSPENDING`: readers of the current value do not see it yet.
+    async fn put_pending(&self, arn: &str, value: &Secret<String>) -> anyhow::Result<String> {
+        let out = self
+            .client
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(value.expose())
+            .version_stages("AWSPENDING")
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "storing a pending version of {arn}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                )
+            })?;
+        Ok(out
+            .version_id()
+            .with_context(|| format!("no version id for the new value of {arn}"))?
+            .to_owned())
+    }
+
+    /// Makes `new` the current version (and `old` the previous one).
+    async fn promote(&self, arn: &str, new: &str, old: &str) -> anyhow::Result<()> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(arn)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(new)
+            .remove_from_version_id(old)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "making version {new} of {arn} current: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                )
+            })?;
+        Ok(())
     }
 }
 
@@ -152,6 +226,101 @@ pub async fn resolve(config: &mut Config) -> anyhow::Result<Option<Arc<dyn Crede
     config.database.url = crate::config::DatabaseUrl::new(primary);
     config.database.replica_url = replica.map(crate::config::DatabaseUrl::new);
     Ok(Some(Arc::new(source)))
+}
+
+/// Points the configuration at the administrator's credential for `migrate` (replica unused)
+/// and returns the app's credential, when its secret is configured, so that `migrate` can
+/// create or update the app's role. Without an admin ARN this is [`resolve`].
+pub async fn resolve_for_migrate(
+    config: &mut Config,
+) -> anyhow::Result<Option<DatabaseCredentials>> {
+    let Some(admin_arn) = config.aws.database_admin_secret_arn.clone() else {
+        resolve(config).await?;
+        return Ok(None);
+    };
+    let client = SecretsClient::from_environment().await;
+    let admin = parse_rds_secret(&client.get(&admin_arn).await?)?;
+    config.database.url =
+        crate::config::DatabaseUrl::new(with_credentials(config.database.url.expose(), &admin)?);
+    config.database.replica_url = None;
+    match &config.aws.database_secret_arn {
+        Some(arn) => Ok(Some(parse_rds_secret(&client.get(arn).await?)?)),
+        None => Ok(None),
+    }
+}
+
+/// A new password for the app's role: 40 letters and digits (no character any engine or URL
+/// treats specially), from the operating system's generator.
+fn new_password() -> Secret<String> {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rngs::OsRng;
+    Secret::new(
+        (0..40)
+            .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+            .collect(),
+    )
+}
+
+/// Rotates the app role's password the way Secrets Manager's own rotation does: the new value
+/// is stored as `AWSPENDING`, set on the role with the administrator's credential, tested by
+/// logging in with it, and only then made `AWSCURRENT`. Servers keep their open connections
+/// and re-read the secret when a new connection is refused. Returns the role's name.
+pub async fn rotate_app_credential(config: &Config) -> anyhow::Result<String> {
+    let (Some(admin_arn), Some(app_arn)) = (
+        config.aws.database_admin_secret_arn.as_deref(),
+        config.aws.database_secret_arn.as_deref(),
+    ) else {
+        anyhow::bail!(
+            "rotate-db-credential needs NEWSREAD_DATABASE_ADMIN_SECRET_ARN (the master secret) \
+             and NEWSREAD_DATABASE_SECRET_ARN (the app's secret)"
+        );
+    };
+    let client = SecretsClient::from_environment().await;
+    let admin = parse_rds_secret(&client.get(admin_arn).await?)?;
+    let (current, current_version) = client.get_current(app_arn).await?;
+    let app = parse_rds_secret(&current)?;
+    // Keep every other key of the secret (engine, host, ...) as it is.
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(current.expose())
+            .map_err(|_| anyhow::anyhow!("the app's secret {app_arn} is not a JSON object"))?;
+    let password = new_password();
+    fields.insert(
+        "password".into(),
+        serde_json::Value::String(password.expose().clone()),
+    );
+    let pending = Secret::new(serde_json::Value::Object(fields).to_string());
+    let pending_version = client.put_pending(app_arn, &pending).await?;
+
+    let url = config.database.url.expose();
+    let mut admin_db = config.database.clone();
+    admin_db.url = crate::config::DatabaseUrl::new(with_credentials(url, &admin)?);
+    admin_db.replica_url = None;
+    let db = crate::storage::Db::connect(&admin_db)?;
+    let altered = db.ensure_app_role(&app.username, &password).await;
+    db.close().await;
+    altered.context("setting the new password on the app's role (the secret is unchanged)")?;
+
+    let new_creds = DatabaseCredentials {
+        username: app.username.clone(),
+        password,
+    };
+    let mut app_db = config.database.clone();
+    app_db.url = crate::config::DatabaseUrl::new(with_credentials(url, &new_creds)?);
+    app_db.replica_url = None;
+    let db = crate::storage::Db::connect(&app_db)?;
+    let tested = db.pending_migrations().await;
+    db.close().await;
+    tested.context("logging in with the new password")?;
+
+    client
+        .promote(app_arn, &pending_version, &current_version)
+        .await
+        .context(
+            "the role already has the new password (the AWSPENDING version): run \
+             rotate-db-credential again to finish with a fresh one",
+        )?;
+    Ok(app.username)
 }
 
 #[cfg(test)]

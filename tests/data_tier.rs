@@ -310,3 +310,81 @@ async fn seed_adds_a_large_archive_and_readers_who_can_log_in() {
         "reader00002 has a filtered feed"
     );
 }
+
+#[tokio::test]
+async fn without_migrate_on_start_serve_waits_for_newsread_migrate() {
+    let db = fresh_database().await;
+    let url = db.url.clone();
+    let server = tokio::spawn(common::server::start_server_on(
+        db,
+        &[
+            ("NEWSREAD_MIGRATE_ON_START", "off"),
+            ("NEWSREAD_LOG", "info"),
+        ],
+    ));
+    // The server waits for the schema instead of creating it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        !server.is_finished(),
+        "serve started on an unmigrated database"
+    );
+    let out = newsread(&["migrate"], &url).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = server.await.unwrap();
+    assert!(server.logs().contains("waiting for `newsread migrate`"));
+    let r = reqwest::get(format!("{}/news", server.base()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_app_role_gets_data_rights_and_nothing_more() {
+    let app = spawn_app().await;
+    let role = unique_name();
+    let password = newsread::config::Secret::new("Role-Password-0123456789".to_owned());
+    let result = app.db.ensure_app_role(&role, &password).await;
+    if backend() == Backend::Sqlite {
+        let err = result.expect_err("SQLite has no roles");
+        assert!(
+            err.to_string().contains("SQLite has no database roles"),
+            "{err}"
+        );
+        return;
+    }
+    result.unwrap();
+    // Twice is fine (every instance runs migrate), and a new password replaces the old.
+    let password = newsread::config::Secret::new("Role-Password-9876543210".to_owned());
+    app.db.ensure_app_role(&role, &password).await.unwrap();
+
+    let mut url = url::Url::parse(&app.database.url).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(Some("Role-Password-0123456789")).unwrap();
+    assert!(sqlx::AnyConnection::connect(url.as_str()).await.is_err());
+    url.set_password(Some(password.expose())).unwrap();
+    let mut conn = sqlx::AnyConnection::connect(url.as_str()).await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM users")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM rate_limits")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for ddl in ["CREATE TABLE intruder (id BIGINT)", "DROP TABLE users"] {
+        assert!(
+            sqlx::query(ddl).execute(&mut conn).await.is_err(),
+            "the app role may run `{ddl}`"
+        );
+    }
+    // Unsafe names never reach the database.
+    let err = app
+        .db
+        .ensure_app_role("x\"; DROP TABLE users; --", &password)
+        .await;
+    assert!(err.is_err());
+}

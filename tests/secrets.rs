@@ -335,3 +335,190 @@ async fn the_mediastack_key_comes_from_secrets_manager_and_follows_its_rotation(
         assert!(!logs.contains(key), "the key leaked into logs");
     }
 }
+
+/// `newsread COMMAND` against moto with the given extra variables; returns (success, stderr).
+async fn run_with_aws(moto: &Moto, command: &str, vars: &[(&str, &str)]) -> (bool, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(common::server::BIN);
+    cmd.arg(command)
+        .env_clear()
+        .env("NEWSREAD_LOG", "info")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn connect_as(
+    cluster: &Cluster,
+    user: &str,
+    password: &str,
+) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    install_drivers();
+    let port = &cluster.env["PG_PRIMARY_PORT"];
+    sqlx::AnyConnection::connect(&format!(
+        "postgres://{user}:{password}@127.0.0.1:{port}/appdb"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn servers_connect_as_a_least_privilege_role_that_migrate_creates_and_rotation_renews() {
+    let (cluster, moto) = tokio::join!(Cluster::up(), Moto::start());
+    superuser_exec(&cluster, "CREATE DATABASE appdb").await;
+    let initial = "Initial-App-Password-5150";
+    let admin = moto
+        .call("CreateSecret", serde_json::json!({
+            "Name": "rds!db-master",
+            "SecretString": serde_json::json!({"username": "postgres", "password": "postgres"}).to_string(),
+        }))
+        .await["ARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app_secret = moto
+        .call("CreateSecret", serde_json::json!({
+            "Name": "newsread/db-app",
+            "SecretString": serde_json::json!({"username": "newsread_app", "password": initial, "engine": "postgres"}).to_string(),
+        }))
+        .await["ARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = &cluster.env["PG_PRIMARY_PORT"];
+    let url = format!("postgres://127.0.0.1:{port}/appdb");
+    let both = [
+        ("NEWSREAD_DATABASE_URL", url.as_str()),
+        ("NEWSREAD_DATABASE_ADMIN_SECRET_ARN", admin.as_str()),
+        ("NEWSREAD_DATABASE_SECRET_ARN", app_secret.as_str()),
+    ];
+
+    // migrate: the schema, as the master user, and the app's role.
+    let (ok, _, stderr) = run_with_aws(&moto, "migrate", &both).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run_with_aws(&moto, "migrate", &both).await;
+    assert!(ok, "migrate is idempotent: {stderr}");
+
+    // The role reads and writes data, and nothing more.
+    let mut app = connect_as(&cluster, "newsread_app", initial).await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM users")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    for ddl in [
+        "CREATE TABLE intruder (id BIGINT)",
+        "DROP TABLE users",
+        "DELETE FROM _sqlx_migrations",
+        "ALTER TABLE users ADD COLUMN x TEXT",
+    ] {
+        let err = sqlx::query(ddl).execute(&mut app).await.err();
+        let err = err.unwrap_or_else(|| panic!("the app role may run `{ddl}`"));
+        assert!(
+            err.to_string().contains("permission denied")
+                || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+    app.close().await.ok();
+
+    // serve: the app's secret only, no DDL at start.
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = moto.url.clone();
+    let mut server = start_server_on(
+        TestDatabase::on_server(url.clone(), None),
+        &[
+            ("NEWSREAD_DATABASE_SECRET_ARN", app_secret.as_str()),
+            ("NEWSREAD_MIGRATE_ON_START", "off"),
+            ("NEWSREAD_INGEST", "off"),
+            ("NEWSREAD_LOG", "info"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HOME", home.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    let base = server.base();
+    let client = browser();
+    let r = register_at(
+        &base,
+        &client,
+        "least",
+        "least@example.com",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Rotation: a new password, set on the role, then current in the secret.
+    let (ok, stdout, stderr) = run_with_aws(&moto, "rotate-db-credential", &both).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("rotated the password of database role newsread_app"),
+        "{stdout}"
+    );
+    let current = moto
+        .call(
+            "GetSecretValue",
+            serde_json::json!({"SecretId": app_secret, "VersionStage": "AWSCURRENT"}),
+        )
+        .await;
+    let value: serde_json::Value =
+        serde_json::from_str(current["SecretString"].as_str().unwrap()).unwrap();
+    let rotated = value["password"].as_str().unwrap().to_owned();
+    assert_ne!(rotated, initial);
+    assert_eq!(value["engine"], "postgres", "other keys are kept");
+    assert!(connect_as(&cluster, "newsread_app", initial).await.is_err());
+    connect_as(&cluster, "newsread_app", &rotated)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .ok();
+
+    // The running server keeps serving: cut its connections, it logs in again with the new one.
+    superuser_exec(
+        &cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'newsread_app'",
+    )
+    .await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/news"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::OK
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the server follows the rotation without a restart"
+    );
+
+    sigterm(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
+    let logs = server.logs();
+    for secret in [initial, rotated.as_str(), "postgres:postgres"] {
+        assert!(!logs.contains(secret), "a password leaked into the logs");
+    }
+}

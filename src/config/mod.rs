@@ -35,6 +35,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Load the bundled sample articles into an empty database when no source is configured.
     pub sample_news: bool,
+    /// `serve` applies migrations itself; off where servers have no DDL rights and wait for
+    /// `newsread migrate` instead.
+    pub migrate_on_start: bool,
     /// Prometheus metrics listener; never the public one.
     pub metrics_listen: Option<SocketAddr>,
     /// Storage shared by every instance (EFS on AWS): the article image cache.
@@ -95,8 +98,12 @@ pub struct ThrottleConfig {
 /// AWS Secrets Manager sources for credentials (the SDK's standard chain finds the rest).
 #[derive(Debug, Clone, Default)]
 pub struct AwsConfig {
-    /// RDS-managed secret `{"username","password"}` for the database URLs.
+    /// Secret `{"username","password"}` the servers connect with (on AWS: the app's own
+    /// least-privilege role).
     pub database_secret_arn: Option<String>,
+    /// The RDS-managed master secret: used by `migrate` (which also creates the app role from
+    /// `database_secret_arn`) and `rotate-db-credential`, never by `serve`.
+    pub database_admin_secret_arn: Option<String>,
     /// Secret whose value is the mediastack key, plain or `{"access_key": "..."}`.
     pub mediastack_secret_arn: Option<String>,
 }
@@ -154,6 +161,8 @@ const OPTIONS: &[&str] = &[
     "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
     "NEWSREAD_FEED_CACHE_TTL",
     "NEWSREAD_DATABASE_SECRET_ARN",
+    "NEWSREAD_DATABASE_ADMIN_SECRET_ARN",
+    "NEWSREAD_MIGRATE_ON_START",
     "NEWSREAD_SESSION_IDLE_TIMEOUT",
     "NEWSREAD_SESSION_LIFETIME",
     "NEWSREAD_TRUSTED_PROXIES",
@@ -392,6 +401,7 @@ impl Config {
             shutdown_grace: r.duration("NEWSREAD_SHUTDOWN_GRACE", Duration::from_secs(20)),
             request_timeout: r.duration("NEWSREAD_REQUEST_TIMEOUT", Duration::from_secs(30)),
             sample_news: r.switch("NEWSREAD_SAMPLE_NEWS", true),
+            migrate_on_start: r.switch("NEWSREAD_MIGRATE_ON_START", true),
             metrics_listen: r.parse("NEWSREAD_METRICS_LISTEN", None, |v| {
                 v.trim()
                     .parse()
@@ -461,6 +471,7 @@ impl Config {
             },
             aws: AwsConfig {
                 database_secret_arn: r.raw("NEWSREAD_DATABASE_SECRET_ARN"),
+                database_admin_secret_arn: r.raw("NEWSREAD_DATABASE_ADMIN_SECRET_ARN"),
                 mediastack_secret_arn: r.raw("NEWSREAD_MEDIASTACK_SECRET_ARN"),
             },
         };
@@ -504,6 +515,14 @@ impl Config {
         if self.ingest.mediastack_access_key.is_some() && self.aws.mediastack_secret_arn.is_some() {
             problems.push(
                 "NEWSREAD_MEDIASTACK_ACCESS_KEY and NEWSREAD_MEDIASTACK_SECRET_ARN are both set; set only one".to_owned(),
+            );
+        }
+        if self.aws.database_admin_secret_arn.is_some()
+            && Dialect::from_url(db.url.expose()) == Ok(Dialect::Sqlite)
+        {
+            problems.push(
+                "NEWSREAD_DATABASE_ADMIN_SECRET_ARN is set but SQLite has no database roles"
+                    .to_owned(),
             );
         }
         if self.client_address_header.is_some() && self.trusted_proxies.is_empty() {
@@ -630,6 +649,7 @@ impl Config {
                 format_duration(self.request_timeout),
             ),
             ("NEWSREAD_SAMPLE_NEWS", on_off(self.sample_news)),
+            ("NEWSREAD_MIGRATE_ON_START", on_off(self.migrate_on_start)),
             (
                 "NEWSREAD_METRICS_LISTEN",
                 self.metrics_listen
@@ -708,6 +728,13 @@ impl Config {
             (
                 "NEWSREAD_DATABASE_SECRET_ARN",
                 self.aws.database_secret_arn.clone().unwrap_or_default(),
+            ),
+            (
+                "NEWSREAD_DATABASE_ADMIN_SECRET_ARN",
+                self.aws
+                    .database_admin_secret_arn
+                    .clone()
+                    .unwrap_or_default(),
             ),
             (
                 "NEWSREAD_MEDIASTACK_SECRET_ARN",

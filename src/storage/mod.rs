@@ -10,6 +10,7 @@ mod feed_cache;
 mod ingest;
 mod preferences;
 mod rate_limits;
+mod roles;
 mod sessions;
 mod sqlite_inline;
 mod stats;
@@ -29,6 +30,7 @@ use sqlx::{AnyPool, Row};
 pub use articles::{FeedPage, InsertStats, Renderings};
 pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
+pub use roles::{valid_role_name, valid_role_password};
 pub use sessions::SessionRecord;
 pub use users::Credentials;
 
@@ -102,6 +104,16 @@ pub enum Error {
     InvalidUrl(String),
     #[error("cannot prepare the SQLite database file: {0}")]
     SqliteFile(String),
+    /// A request the storage layer refuses before sending it (e.g. an unsafe role name).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The database cannot be reached now; the same request may work later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_) | Error::PrimaryDown)
+    }
 }
 
 impl From<sqlx::Error> for Error {

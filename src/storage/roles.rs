@@ -1,0 +1,161 @@
+//! The app's own database role. On AWS, servers connect as a role with data rights only
+//! (SELECT/INSERT/UPDATE/DELETE on our tables); the master credential is used by `newsread
+//! migrate` alone, which also creates that role and keeps its password equal to its secret.
+//!
+//! Role names and passwords cannot be bound as parameters in DDL, so both are checked here
+//! and written as a quoted identifier and a quoted literal.
+use sqlx::Row;
+
+use super::{Db, Dialect, Error};
+use crate::config::Secret;
+
+/// A role name we are willing to write into DDL: lower-case letters, digits and `_`.
+pub fn valid_role_name(name: &str) -> Result<(), String> {
+    let ok = (1..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "database role `{name}` must be 1-32 characters of a-z, 0-9 and _, not starting with a digit"
+        ))
+    }
+}
+
+/// A password we can write as an SQL literal on every engine: printable ASCII without
+/// backslashes (MySQL reads them as escapes), at least 16 characters.
+pub fn valid_role_password(password: &str) -> Result<(), String> {
+    let ok = password.len() >= 16
+        && password.len() <= 128
+        && password.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "the app role's password must be 16-128 printable ASCII characters without \\"
+                .to_owned(),
+        )
+    }
+}
+
+fn literal(password: &str) -> String {
+    format!("'{}'", password.replace('\'', "''"))
+}
+
+impl Db {
+    /// Creates the app role if it is missing, sets its password, and grants it data rights on
+    /// every table of ours (the migration history only to read). Idempotent: `migrate` runs
+    /// it on every start of every instance.
+    pub async fn ensure_app_role(
+        &self,
+        role: &str,
+        password: &Secret<String>,
+    ) -> Result<(), Error> {
+        valid_role_name(role).map_err(Error::Invalid)?;
+        valid_role_password(password.expose()).map_err(Error::Invalid)?;
+        let pool = self.primary()?;
+        let pw = literal(password.expose());
+        match self.dialect() {
+            Dialect::Sqlite => return Err(Error::Invalid("SQLite has no database roles".into())),
+            Dialect::Postgres => {
+                let exists = sqlx::query("SELECT 1 AS one FROM pg_roles WHERE rolname = $1")
+                    .bind(role)
+                    .fetch_optional(pool)
+                    .await?
+                    .is_some();
+                let verb = if exists { "ALTER" } else { "CREATE" };
+                let database: String = sqlx::query("SELECT current_database()::text AS db")
+                    .fetch_one(pool)
+                    .await?
+                    .try_get("db")?;
+                let database = database.replace('"', "\"\"");
+                for sql in [
+                    format!("{verb} ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {pw}"),
+                    format!("GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\""),
+                    format!("GRANT USAGE ON SCHEMA public TO \"{role}\""),
+                    format!("REVOKE CREATE ON SCHEMA public FROM \"{role}\""),
+                    format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\""),
+                    format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+                    format!("REVOKE INSERT, UPDATE, DELETE ON _sqlx_migrations FROM \"{role}\""),
+                ] {
+                    sqlx::query(&sql).execute(pool).await?;
+                }
+            }
+            Dialect::MySql => {
+                let database: String = sqlx::query("SELECT DATABASE() AS db")
+                    .fetch_one(pool)
+                    .await?
+                    .try_get("db")?;
+                let database = database.replace('`', "``");
+                for sql in [
+                    format!("CREATE USER IF NOT EXISTS '{role}'@'%' IDENTIFIED BY {pw}"),
+                    format!("ALTER USER '{role}'@'%' IDENTIFIED BY {pw}"),
+                    format!(
+                        "GRANT SELECT, INSERT, UPDATE, DELETE ON `{database}`.* TO '{role}'@'%'"
+                    ),
+                ] {
+                    sqlx::query(&sql).execute(pool).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Migrations of this build that the database has not applied yet (servers that may not
+    /// run DDL wait for `newsread migrate` instead).
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, Error> {
+        let applied: Vec<i64> =
+            match sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(self.primary()?)
+                .await
+            {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| r.try_get::<i64, _>("version"))
+                    .collect::<Result<_, _>>()?,
+                // No history table yet: nothing is applied.
+                Err(sqlx::Error::Database(e)) if is_missing_table(e.code().as_deref()) => {
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            };
+        Ok(self
+            .dialect()
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+}
+
+/// "No such table" on PostgreSQL and MySQL; SQLite reports it as its generic error 1.
+fn is_missing_table(code: Option<&str>) -> bool {
+    matches!(code, Some("42P01" | "1146" | "1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_and_passwords_that_could_escape_are_refused() {
+        assert!(valid_role_name("newsread_app").is_ok());
+        for bad in ["", "App", "9app", "app\"; DROP", "a'b", &"a".repeat(33)] {
+            assert!(valid_role_name(bad).is_err(), "{bad}");
+        }
+        assert!(valid_role_password("Abcdefgh12345678'\"!").is_ok());
+        for bad in [
+            "short",
+            "sixteen chars ok",
+            "back\\slash-0123456",
+            "tab\there-0123456789",
+        ] {
+            assert!(valid_role_password(bad).is_err(), "{bad}");
+        }
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}
