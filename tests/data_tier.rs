@@ -335,7 +335,11 @@ async fn without_migrate_on_start_serve_waits_for_newsread_migrate() {
         String::from_utf8_lossy(&out.stderr)
     );
     let server = server.await.unwrap();
-    assert!(server.logs().contains("waiting for `newsread migrate`"));
+    assert!(
+        server.logs().contains("waiting for `newsread migrate`"),
+        "{}",
+        server.logs()
+    );
     let r = reqwest::get(format!("{}/news", server.base()))
         .await
         .unwrap();

@@ -73,7 +73,7 @@ impl Db {
                     .try_get("db")?;
                 let database = database.replace('"', "\"\"");
                 for sql in [
-                    format!("{verb} ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {pw}"),
+                    format!("{verb} ROLE \"{role}\" WITH LOGIN PASSWORD {pw}"),
                     format!("GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\""),
                     format!("GRANT USAGE ON SCHEMA public TO \"{role}\""),
                     format!("REVOKE CREATE ON SCHEMA public FROM \"{role}\""),
@@ -132,9 +132,9 @@ impl Db {
     }
 }
 
-/// "No such table" on PostgreSQL and MySQL; SQLite reports it as its generic error 1.
+/// "No such table": PostgreSQL's and MySQL's SQLSTATEs; SQLite reports its generic error 1.
 fn is_missing_table(code: Option<&str>) -> bool {
-    matches!(code, Some("42P01" | "1146" | "1"))
+    matches!(code, Some("42P01" | "42S02" | "1"))
 }
 
 #[cfg(test)]
