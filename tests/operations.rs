@@ -145,6 +145,62 @@ async fn metrics_are_served_only_on_their_own_listener() {
     assert!(!text.contains("/nope/123"));
 }
 
+/// The `newsread_http_*` sample lines of a metrics page.
+fn http_series(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("newsread_http_"))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .map_or(l, |(series, _)| series)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let metrics = format!(
+        "http://{}/metrics",
+        app.metrics_addr.expect("metrics listener")
+    );
+    let client = browser();
+    let mut made_up = Vec::new();
+    let mut send_junk = async |round: u32| {
+        for i in 0..12 {
+            let n: u32 = rand::random();
+            let method = format!("M{round}X{i}Z{n:08X}");
+            let path = format!("/junk{round}-{i}-{n:x}/deeper");
+            made_up.push(method.clone());
+            made_up.push(path.clone());
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            for target in [path.as_str(), "/news", "/login", "/static/x.css"] {
+                let r = client
+                    .request(method.clone(), app.url(target))
+                    .send()
+                    .await
+                    .expect("request");
+                assert_ne!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            }
+            app.get(&client, &path).await;
+        }
+    };
+    send_junk(1).await;
+    let first = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    send_junk(2).await;
+    let second = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        http_series(&first),
+        http_series(&second),
+        "new method names and paths added series"
+    );
+    for junk in &made_up {
+        assert!(!second.contains(junk.as_str()), "`{junk}` became a label");
+    }
+    assert!(second.contains("method=\"other\",route=\"/news\",status=\"405\""));
+    assert!(second.contains("method=\"other\",route=\"unmatched\",status=\"404\""));
+}
+
 #[tokio::test]
 async fn sigterm_drains_without_failing_a_request() {
     let mut server = start_server(&[("NEWSREAD_SHUTDOWN_GRACE", "2s")]).await;
