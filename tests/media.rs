@@ -205,3 +205,89 @@ async fn without_a_shared_directory_images_link_to_their_source() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A listener that counts the connections made to it and closes them: a proxy that records.
+async fn recording_proxy() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (format!("http://{addr}"), connections)
+}
+
+#[tokio::test]
+async fn proxy_variables_do_not_route_image_fetches_around_the_address_check() {
+    let (host, hits) = image_host().await;
+    let (proxy, proxied) = recording_proxy().await;
+    let shared = tempfile::tempdir().unwrap();
+    let database = fresh_database().await;
+    let config = test_config(&database);
+    // A server process of its own: proxy variables are process-wide.
+    let dir = shared.path().display().to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("NEWSREAD_SHARED_DIR", &dir),
+        ("NEWSREAD_MEDIA_PRIVATE_ADDRESSES", "on"),
+        ("NEWSREAD_SAMPLE_NEWS", "off"),
+        ("NEWSREAD_INGEST", "off"),
+    ];
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((var, &proxy));
+    }
+    let server = common::server::start_server_on(database, &env).await;
+    let db = newsread::storage::Db::connect(&config.database).expect("connect");
+    db.upsert_articles(&[with_image(1, format!("{host}/photo.png"))], 0)
+        .await
+        .expect("seed");
+
+    let client = browser();
+    let r = register_at(
+        &server.base(),
+        &client,
+        "proxied",
+        "proxied@example.com",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = client
+        .get(format!("{}/news", server.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let src = html
+        .split("class=\"card-media\"")
+        .nth(1)
+        .and_then(|c| c.split("src=\"").nth(1))
+        .and_then(|s| s.split('"').next())
+        .expect("an image")
+        .to_owned();
+    let r = client
+        .get(format!("{}{src}", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy was used");
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(&r.bytes().await.unwrap()[..], PNG);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "fetched from the host itself"
+    );
+}
