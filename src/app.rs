@@ -50,11 +50,12 @@ impl Application {
             ),
             None => None,
         };
+        let passwords = Passwords::with_queue(config.password_queue as usize);
         let state = AppState {
             media,
             db,
             config: Arc::new(config),
-            passwords: Passwords::new(),
+            passwords,
             ready: Arc::new(AtomicBool::new(true)),
             metrics: Arc::new(Metrics::new()),
         };
