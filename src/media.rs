@@ -5,12 +5,15 @@
 //! Only images of stored articles are fetched (the URL names an article and the hash of its
 //! image URL), only to public addresses (no requests into the VPC or the metadata service),
 //! only real JPEG, PNG, GIF, WebP or AVIF, within a size cap.
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Largest image kept; bigger ones show the placeholder.
 const MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -23,6 +26,17 @@ pub struct MediaStore {
     /// Allow images on private, loopback and link-local addresses (local setups only).
     allow_private: bool,
     fetch_timeout: Duration,
+    /// One turn per image being fetched: concurrent first requests for an image wait for
+    /// one upstream fetch instead of each making their own.
+    fetching: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// A cached image ready to be streamed: the open file (at its start), its size and type.
+#[derive(Debug)]
+pub struct CachedImage {
+    pub file: tokio::fs::File,
+    pub len: u64,
+    pub kind: &'static str,
 }
 
 /// The cache key of an image URL: its SHA-256 in hex. URLs carry the first 16 characters.
@@ -114,6 +128,7 @@ impl MediaStore {
             dir,
             allow_private,
             fetch_timeout: Duration::from_secs(10),
+            fetching: Arc::default(),
         })
     }
 
@@ -125,11 +140,50 @@ impl MediaStore {
         self.dir.join(&key[..2]).join(format!("{key}.failed"))
     }
 
-    /// The cached image for `key`, if any.
-    pub async fn cached(&self, key: &str) -> Option<(Vec<u8>, &'static str)> {
-        let bytes = tokio::fs::read(self.path(key)).await.ok()?;
-        let kind = sniff(&bytes)?;
-        Some((bytes, kind))
+    /// The cached image for `key`, if any, opened for streaming: only its first bytes are
+    /// read (to check its type), however large it is.
+    pub async fn cached(&self, key: &str) -> Option<CachedImage> {
+        let mut file = tokio::fs::File::open(self.path(key)).await.ok()?;
+        let len = file.metadata().await.ok()?.len();
+        let mut head = [0u8; 16];
+        let mut filled = 0;
+        while filled < head.len() {
+            match file.read(&mut head[filled..]).await.ok()? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        let kind = sniff(&head[..filled])?;
+        file.rewind().await.ok()?;
+        Some(CachedImage { file, len, kind })
+    }
+
+    /// Fetches and stores `image_url` unless another request is already doing so, in which
+    /// case this one waits for that fetch and uses its outcome (image or failure marker).
+    pub async fn fetch_once(&self, image_url: &str, key: &str) -> Result<(), MediaError> {
+        let turn = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let result = {
+            let _turn = turn.lock().await;
+            if tokio::fs::try_exists(self.path(key)).await.unwrap_or(false) {
+                Ok(())
+            } else if self.recently_failed(key).await {
+                Err(MediaError::Fetch("an earlier fetch failed".into()))
+            } else {
+                self.fetch_and_store(image_url, key).await.map(|_| ())
+            }
+        };
+        let mut fetching = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        // Clones are only taken under this lock: two means the map's and ours, nobody waits.
+        if Arc::strong_count(&turn) == 2 {
+            fetching.remove(key);
+        }
+        result
     }
 
     /// Whether a recent fetch of `key` failed, so it should not be retried yet.

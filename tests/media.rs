@@ -291,3 +291,50 @@ async fn proxy_variables_do_not_route_image_fetches_around_the_address_check() {
         "fetched from the host itself"
     );
 }
+
+#[tokio::test]
+async fn concurrent_first_requests_share_one_upstream_fetch() {
+    // A slow image host: every request overlaps the first one's fetch.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let host = axum::Router::new().route(
+        "/slow.png",
+        get(move || async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            ([("content-type", "image/png")], PNG)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, host).await });
+    let shared = tempfile::tempdir().unwrap();
+    let dir = shared.path().to_owned();
+    let app = spawn_app_with(move |c| {
+        c.shared_dir = Some(dir);
+        c.media_private_addresses = true;
+    })
+    .await;
+    app.seed(&[with_image(1, format!("http://{addr}/slow.png"))])
+        .await;
+    let client = app.signed_up("eager_viewer").await;
+    let src = first_image(&app, &client).await;
+    let requests: Vec<_> = (0..8)
+        .map(|_| {
+            let url = app.url(&src);
+            tokio::spawn(async move {
+                let r = reqwest::get(url).await.expect("GET image");
+                let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+                let length = r.headers()["content-length"].to_str().unwrap().to_owned();
+                (kind, length, r.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    for r in requests {
+        let (kind, length, bytes) = r.await.unwrap();
+        assert_eq!(kind, "image/png");
+        assert_eq!(length, PNG.len().to_string());
+        assert_eq!(&bytes[..], PNG);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one upstream fetch for all");
+}
