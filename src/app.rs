@@ -54,11 +54,12 @@ impl Application {
             ),
             None => None,
         };
+        let passwords = Passwords::with_queue(config.password_queue as usize);
         let state = AppState {
             media,
             db,
             config: Arc::new(config),
-            passwords: Passwords::new(),
+            passwords,
             ready: Arc::new(AtomicBool::new(true)),
             metrics: Arc::new(Metrics::new()),
         };
@@ -96,13 +97,18 @@ impl Application {
             state,
         } = self;
         state.db.spawn_health_monitor();
+        let timeouts = web::server::Timeouts {
+            header_read: state.config.header_read_timeout,
+            idle: state.config.idle_timeout,
+        };
         if let Some(l) = metrics_listener {
             let router = web::metrics::router(state.clone());
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, router).await {
-                    tracing::error!(error = %e, "metrics listener failed");
-                }
-            });
+            tokio::spawn(web::server::serve(
+                l,
+                router,
+                timeouts,
+                std::future::pending(),
+            ));
         }
         spawn_session_sweeper(state.clone());
         // A database lease makes sure only one instance fetches per cycle.
@@ -131,10 +137,7 @@ impl Application {
             tokio::time::sleep(grace).await;
             tracing::info!("closing the listener; finishing in-flight requests");
         };
-        let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(drained)
-            .await?;
+        web::server::serve(listener, web::router(state), timeouts, drained).await;
         db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -5,12 +5,15 @@
 //! Only images of stored articles are fetched (the URL names an article and the hash of its
 //! image URL), only to public addresses (no requests into the VPC or the metadata service),
 //! only real JPEG, PNG, GIF, WebP or AVIF, within a size cap.
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Largest image kept; bigger ones show the placeholder.
 const MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -23,6 +26,17 @@ pub struct MediaStore {
     /// Allow images on private, loopback and link-local addresses (local setups only).
     allow_private: bool,
     fetch_timeout: Duration,
+    /// One turn per image being fetched: concurrent first requests for an image wait for
+    /// one upstream fetch instead of each making their own.
+    fetching: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// A cached image ready to be streamed: the open file (at its start), its size and type.
+#[derive(Debug)]
+pub struct CachedImage {
+    pub file: tokio::fs::File,
+    pub len: u64,
+    pub kind: &'static str,
 }
 
 /// The cache key of an image URL: its SHA-256 in hex. URLs carry the first 16 characters.
@@ -66,13 +80,26 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let [first, second, ..] = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // Unique local fc00::/7, link-local fe80::/10, and the deprecated site-local
+                // fec0::/10 that some stacks still route internally.
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (first & 0xffc0) == 0xfec0
+                // Documentation 2001:db8::/32.
+                || first == 0x2001 && second == 0x0db8
+                // Addresses that carry an IPv4 address a gateway forwards to, which may be
+                // private: NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48, 6to4
+                // 2002::/16, Teredo 2001::/32, and the deprecated IPv4-compatible ::/96.
+                || first == 0x0064 && second == 0xff9b
+                || first == 0x2002
+                || first == 0x2001 && second == 0x0000
+                || v6.segments()[..6] == [0; 6]
+                // Discard-only 100::/64.
+                || v6.segments()[..4] == [0x0100, 0, 0, 0])
         }
     }
 }
@@ -101,6 +128,7 @@ impl MediaStore {
             dir,
             allow_private,
             fetch_timeout: Duration::from_secs(10),
+            fetching: Arc::default(),
         })
     }
 
@@ -112,11 +140,50 @@ impl MediaStore {
         self.dir.join(&key[..2]).join(format!("{key}.failed"))
     }
 
-    /// The cached image for `key`, if any.
-    pub async fn cached(&self, key: &str) -> Option<(Vec<u8>, &'static str)> {
-        let bytes = tokio::fs::read(self.path(key)).await.ok()?;
-        let kind = sniff(&bytes)?;
-        Some((bytes, kind))
+    /// The cached image for `key`, if any, opened for streaming: only its first bytes are
+    /// read (to check its type), however large it is.
+    pub async fn cached(&self, key: &str) -> Option<CachedImage> {
+        let mut file = tokio::fs::File::open(self.path(key)).await.ok()?;
+        let len = file.metadata().await.ok()?.len();
+        let mut head = [0u8; 16];
+        let mut filled = 0;
+        while filled < head.len() {
+            match file.read(&mut head[filled..]).await.ok()? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        let kind = sniff(&head[..filled])?;
+        file.rewind().await.ok()?;
+        Some(CachedImage { file, len, kind })
+    }
+
+    /// Fetches and stores `image_url` unless another request is already doing so, in which
+    /// case this one waits for that fetch and uses its outcome (image or failure marker).
+    pub async fn fetch_once(&self, image_url: &str, key: &str) -> Result<(), MediaError> {
+        let turn = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let result = {
+            let _turn = turn.lock().await;
+            if tokio::fs::try_exists(self.path(key)).await.unwrap_or(false) {
+                Ok(())
+            } else if self.recently_failed(key).await {
+                Err(MediaError::Fetch("an earlier fetch failed".into()))
+            } else {
+                self.fetch_and_store(image_url, key).await.map(|_| ())
+            }
+        };
+        let mut fetching = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        // Clones are only taken under this lock: two means the map's and ours, nobody waits.
+        if Arc::strong_count(&turn) == 2 {
+            fetching.remove(key);
+        }
+        result
     }
 
     /// Whether a recent fetch of `key` failed, so it should not be retried yet.
@@ -218,17 +285,7 @@ impl MediaStore {
         if addrs.is_empty() || (!self.allow_private && addrs.iter().any(|a| !is_public(a.ip()))) {
             return Err(MediaError::Forbidden);
         }
-        let client = reqwest::Client::builder()
-            .resolve(&host, addrs[0])
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(self.fetch_timeout)
-            .timeout(self.fetch_timeout)
-            .user_agent(concat!(
-                "NewsRead/",
-                env!("CARGO_PKG_VERSION"),
-                " (image cache)"
-            ))
-            .build()
+        let client = pinned_client(&host, addrs[0], self.fetch_timeout)
             .map_err(|e| MediaError::Fetch(e.without_url().to_string()))?;
         let mut response = client
             .get(url)
@@ -263,6 +320,28 @@ impl MediaStore {
     }
 }
 
+/// A client that connects to `addr` for `host` and nowhere else: no redirects, and no proxy
+/// from `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` (a proxy would resolve and connect on its
+/// own, past the address check, e.g. into the VPC).
+fn pinned_client(
+    host: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .resolve(host, addr)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!(
+            "NewsRead/",
+            env!("CARGO_PKG_VERSION"),
+            " (image cache)"
+        ))
+        .build()
+}
+
 /// Temp file and rename: readers on any instance see a whole image or none.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", rand::random::<u32>()));
@@ -290,10 +369,30 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:10.0.0.1",
+            // NAT64 (well-known and local-use), 6to4, Teredo, site-local, IPv4-compatible,
+            // discard-only: each can lead to an IPv4 or internal address.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::808:808",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
+            "fec0::1",
+            "feff::1",
+            "::7f00:1",
+            "::a00:1",
+            "100::1",
         ] {
             assert!(!is_public(bad.parse().unwrap()), "{bad}");
         }
-        for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for good in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001:80b::200e",
+        ] {
             assert!(is_public(good.parse().unwrap()), "{good}");
         }
     }

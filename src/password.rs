@@ -2,8 +2,12 @@
 //! can neither starve the threads that serve everything else nor grow memory: each hash
 //! needs 19 MiB, and each hashing thread reuses one buffer for every hash it computes, so
 //! the number of hashing threads (not the number of logins) bounds memory.
+//!
+//! The queue in front of the threads is bounded too: when it is full a login is answered
+//! 503 at once instead of waiting behind a flood (which kept logins slow long after the flood
+//! ended), and a job whose request has gone (timed out, client disconnected) is skipped.
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
@@ -99,9 +103,32 @@ fn verify_phc(pwd: &[u8], stored: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Every hashing thread is busy and the queue is full: ask the client to retry shortly.
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Threads that hash: half the cores, leaving the rest for serving pages while passwords are
+/// hashed.
+pub fn hashing_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
+}
+
+/// The default queue length (`NEWSREAD_PASSWORD_QUEUE`): a few hashes per thread, i.e. a
+/// wait of a fraction of a second at most before a hash starts.
+pub fn default_queue() -> u32 {
+    u32::try_from(4 * hashing_threads()).unwrap_or(u32::MAX)
+}
+
 #[derive(Clone)]
 pub struct Passwords {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     /// A real hash to verify against when the account does not exist, so a wrong username
     /// takes as long as a wrong password.
     dummy: Arc<OnceCell<String>>,
@@ -114,18 +141,26 @@ impl Default for Passwords {
 }
 
 impl Passwords {
+    /// Hashing threads with the default queue length.
     pub fn new() -> Self {
-        // Leave at least one core for serving pages while passwords are hashed.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..(cores / 2).max(1) {
-            let queue = queue.clone();
+        Self::with_queue(default_queue() as usize)
+    }
+
+    /// Hashing threads with at most `queue` jobs waiting for one (at least one).
+    pub fn with_queue(queue: usize) -> Self {
+        Self::start(hashing_threads(), queue.max(1))
+    }
+
+    fn start(threads: usize, queue: usize) -> Self {
+        let (jobs, waiting) = mpsc::sync_channel::<Job>(queue);
+        let waiting = Arc::new(Mutex::new(waiting));
+        for i in 0..threads {
+            let waiting = waiting.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || loop {
                     // The lock is held only while waiting for the next job, not while hashing.
-                    let next = queue.lock().map(|q| q.recv());
+                    let next = waiting.lock().map(|q| q.recv());
                     match next {
                         Ok(Ok(job)) => job(),
                         _ => return,
@@ -141,27 +176,45 @@ impl Passwords {
         }
     }
 
+    /// Runs `job` on a hashing thread, or fails at once with [`PasswordError::Busy`] when the
+    /// queue is full. If the caller stops waiting (its request timed out or its client went
+    /// away), the job is skipped when its turn comes.
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T, PasswordError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(job());
-            }))
-            .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
-        Ok(rx.await?)
+        let queued = self.jobs.try_send(Box::new(move || {
+            if tx.is_closed() {
+                tracing::debug!("password job skipped: its request has gone");
+                return;
+            }
+            let _ = tx.send(job());
+        }));
+        match queued {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(PasswordError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(anyhow::anyhow!("password hashing threads are gone").into())
+            }
+        }
+        rx.await
+            .map_err(|_| anyhow::anyhow!("a password hashing thread dropped a job").into())
     }
 
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = Secret::new(password.to_owned());
-        self.run(move || hash_phc(password.expose().as_bytes()))
-            .await?
+        Ok(self
+            .run(move || hash_phc(password.expose().as_bytes()))
+            .await??)
     }
 
     /// Checks a password against a stored hash, or against a dummy when there is none.
-    pub async fn verify(&self, password: &str, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let (stored, real) = match stored {
             Some(h) => (h, true),
             None => (
@@ -183,6 +236,7 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn hashes_are_salted_argon2id_and_verify() {
@@ -195,6 +249,60 @@ mod tests {
         assert!(!p.verify("wrong horse", Some(a)).await.unwrap());
         assert!(!p.verify("not-a-real-password", None).await.unwrap());
         assert!(!p.verify("x", Some("garbage".into())).await.unwrap());
+    }
+
+    /// A job that holds the only hashing thread until `release` is sent.
+    fn occupy(p: &Passwords) -> std::sync::mpsc::Sender<()> {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let queued = p.jobs.try_send(Box::new(move || {
+            let _ = started_tx.send(());
+            let _ = wait.recv();
+        }));
+        assert!(queued.is_ok());
+        started.recv().expect("the blocking job started");
+        release
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_abandoned_jobs_are_skipped() {
+        let p = Passwords::start(1, 2);
+        let release = occupy(&p);
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let job = |ran: &Arc<std::sync::atomic::AtomicUsize>| {
+            let ran = ran.clone();
+            move || {
+                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        // Two jobs fill the queue; their requests then go away (futures dropped) while
+        // they wait.
+        let mut waiting: Vec<_> = (0..2).map(|_| Box::pin(p.run(job(&ran)))).collect();
+        for w in &mut waiting {
+            assert!(
+                futures_util::poll!(w.as_mut()).is_pending(),
+                "queued behind the busy thread"
+            );
+        }
+        // A third is refused at once: no waiting behind the flood.
+        assert!(matches!(p.run(job(&ran)).await, Err(PasswordError::Busy)));
+        drop(waiting);
+        release.send(()).unwrap();
+        // The next job runs only after the abandoned ones were taken off the queue (it may
+        // be refused until the thread has made room).
+        loop {
+            match p.run(|| ()).await {
+                Ok(()) => break,
+                Err(PasswordError::Busy) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            ran.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "abandoned jobs were hashed"
+        );
+        assert!(p.verify("x", None).await.is_ok(), "still serving");
     }
 
     #[test]

@@ -205,3 +205,136 @@ async fn without_a_shared_directory_images_link_to_their_source() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A listener that counts the connections made to it and closes them: a proxy that records.
+async fn recording_proxy() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (format!("http://{addr}"), connections)
+}
+
+#[tokio::test]
+async fn proxy_variables_do_not_route_image_fetches_around_the_address_check() {
+    let (host, hits) = image_host().await;
+    let (proxy, proxied) = recording_proxy().await;
+    let shared = tempfile::tempdir().unwrap();
+    let database = fresh_database().await;
+    let config = test_config(&database);
+    // A server process of its own: proxy variables are process-wide.
+    let dir = shared.path().display().to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("NEWSREAD_SHARED_DIR", &dir),
+        ("NEWSREAD_MEDIA_PRIVATE_ADDRESSES", "on"),
+        ("NEWSREAD_SAMPLE_NEWS", "off"),
+        ("NEWSREAD_INGEST", "off"),
+    ];
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((var, &proxy));
+    }
+    let server = common::server::start_server_on(database, &env).await;
+    let db = newsread::storage::Db::connect(&config.database).expect("connect");
+    db.upsert_articles(&[with_image(1, format!("{host}/photo.png"))], 0)
+        .await
+        .expect("seed");
+
+    let client = browser();
+    let r = register_at(
+        &server.base(),
+        &client,
+        "proxied",
+        "proxied@example.com",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = client
+        .get(format!("{}/news", server.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let src = html
+        .split("class=\"card-media\"")
+        .nth(1)
+        .and_then(|c| c.split("src=\"").nth(1))
+        .and_then(|s| s.split('"').next())
+        .expect("an image")
+        .to_owned();
+    let r = client
+        .get(format!("{}{src}", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy was used");
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(&r.bytes().await.unwrap()[..], PNG);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "fetched from the host itself"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_share_one_upstream_fetch() {
+    // A slow image host: every request overlaps the first one's fetch.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let host = axum::Router::new().route(
+        "/slow.png",
+        get(move || async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            ([("content-type", "image/png")], PNG)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, host).await });
+    let shared = tempfile::tempdir().unwrap();
+    let dir = shared.path().to_owned();
+    let app = spawn_app_with(move |c| {
+        c.shared_dir = Some(dir);
+        c.media_private_addresses = true;
+    })
+    .await;
+    app.seed(&[with_image(1, format!("http://{addr}/slow.png"))])
+        .await;
+    let client = app.signed_up("eager_viewer").await;
+    let src = first_image(&app, &client).await;
+    let requests: Vec<_> = (0..8)
+        .map(|_| {
+            let url = app.url(&src);
+            tokio::spawn(async move {
+                let r = reqwest::get(url).await.expect("GET image");
+                let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+                let length = r.headers()["content-length"].to_str().unwrap().to_owned();
+                (kind, length, r.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    for r in requests {
+        let (kind, length, bytes) = r.await.unwrap();
+        assert_eq!(kind, "image/png");
+        assert_eq!(length, PNG.len().to_string());
+        assert_eq!(&bytes[..], PNG);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one upstream fetch for all");
+}

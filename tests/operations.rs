@@ -145,6 +145,132 @@ async fn metrics_are_served_only_on_their_own_listener() {
     assert!(!text.contains("/nope/123"));
 }
 
+/// The `newsread_http_*` sample lines of a metrics page.
+fn http_series(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("newsread_http_"))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .map_or(l, |(series, _)| series)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let metrics = format!(
+        "http://{}/metrics",
+        app.metrics_addr.expect("metrics listener")
+    );
+    let client = browser();
+    let mut made_up = Vec::new();
+    let mut send_junk = async |round: u32| {
+        for i in 0..12 {
+            let n: u32 = rand::random();
+            let method = format!("M{round}X{i}Z{n:08X}");
+            let path = format!("/junk{round}-{i}-{n:x}/deeper");
+            made_up.push(method.clone());
+            made_up.push(path.clone());
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            for target in [path.as_str(), "/news", "/login", "/static/x.css"] {
+                let r = client
+                    .request(method.clone(), app.url(target))
+                    .send()
+                    .await
+                    .expect("request");
+                assert_ne!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            }
+            app.get(&client, &path).await;
+        }
+    };
+    send_junk(1).await;
+    let first = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    send_junk(2).await;
+    let second = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        http_series(&first),
+        http_series(&second),
+        "new method names and paths added series"
+    );
+    for junk in &made_up {
+        assert!(!second.contains(junk.as_str()), "`{junk}` became a label");
+    }
+    assert!(second.contains("method=\"other\",route=\"/news\",status=\"405\""));
+    assert!(second.contains("method=\"other\",route=\"unmatched\",status=\"404\""));
+}
+
+/// Reads until the server closes the connection (or `limit` passes, which fails the test);
+/// returns what was received.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+const HEALTH_REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: newsread\r\n\r\n";
+
+#[tokio::test]
+async fn a_client_slow_to_send_its_headers_is_cut_off() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app_with(|c| {
+        c.header_read_timeout = Duration::from_millis(300);
+        c.idle_timeout = Duration::from_secs(3600);
+    })
+    .await;
+    // Half a request line, then silence.
+    let mut half = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    half.write_all(b"GET /healthz HT").await.unwrap();
+    let got = read_until_closed(&mut half, Duration::from_secs(20)).await;
+    assert!(!got.contains("200 OK"), "{got}");
+    // Connected, and nothing sent at all.
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    read_until_closed(&mut silent, Duration::from_secs(20)).await;
+    // A client that answers after a response keeps its connection past the header timeout:
+    // the wait for a next request is the (long) idle timeout, not the header one.
+    let mut kept = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    for _ in 0..2 {
+        kept.write_all(HEALTH_REQUEST).await.unwrap();
+        let mut head = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut kept, &mut head)
+            .await
+            .expect("a response on the kept-alive connection");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        let mut rest = [0u8; 4096];
+        let _ = tokio::io::AsyncReadExt::read(&mut kept, &mut rest).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app_with(|c| {
+        c.header_read_timeout = Duration::from_secs(3600);
+        c.idle_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    conn.write_all(HEALTH_REQUEST).await.unwrap();
+    let got = read_until_closed(&mut conn, Duration::from_secs(20)).await;
+    assert!(
+        got.starts_with("HTTP/1.1 200"),
+        "answered, then closed: {got}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_drains_without_failing_a_request() {
     let mut server = start_server(&[("NEWSREAD_SHUTDOWN_GRACE", "2s")]).await;

@@ -324,3 +324,151 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         "identity when not asked"
     );
 }
+
+/// A login form ready to post: the client (with its cookies) and its CSRF token.
+async fn login_form(app: &TestApp) -> (reqwest::Client, String) {
+    let client = browser();
+    let (_, html) = app.get_html(&client, "/login").await;
+    (client, csrf_token(&html))
+}
+
+#[tokio::test]
+async fn a_login_flood_is_refused_quickly_and_spares_logged_in_readers() {
+    // One waiting place per hashing thread's queue: a flood overflows it at once.
+    let app = spawn_app_with(|c| c.password_queue = 1).await;
+    app.signed_up("flood_victim").await;
+    let reader = app.signed_up("calm_reader").await;
+    let mut forms = Vec::new();
+    for _ in 0..32 {
+        forms.push(login_form(&app).await);
+    }
+    let long = "x".repeat(129);
+    let flood: Vec<_> = forms
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, token))| {
+            let url = app.url("/login");
+            // Every other attempt carries a password longer than any account can have.
+            let password = if i % 2 == 0 {
+                format!("wrong password {i}")
+            } else {
+                long.clone()
+            };
+            let username = format!("flooder_{i}");
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("username", &username),
+                        ("password", &password),
+                    ])
+                    .send()
+                    .await
+                    .expect("POST /login");
+                let status = r.status();
+                let retry_after = r.headers().get("retry-after").cloned();
+                let body = r.text().await.expect("body");
+                (i, username, status, retry_after, body)
+            })
+        })
+        .collect();
+    // Readers already logged in are served during the flood.
+    for _ in 0..5 {
+        let (status, html) = app.get_html(&reader, "/news").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("calm_reader"));
+    }
+    let mut refused = 0;
+    for task in flood {
+        let (i, username, status, retry_after, body) = task.await.unwrap();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                assert!(body.contains("Invalid username or password."), "{body}");
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(
+                    i % 2 == 0,
+                    "an over-long password was queued for hashing instead of refused"
+                );
+                refused += 1;
+                assert!(retry_after.is_some(), "503 without Retry-After");
+                assert!(body.contains("try again in a few seconds"), "{body}");
+                assert!(
+                    body.contains(&format!("value=\"{username}\"")),
+                    "the username is kept"
+                );
+            }
+            other => panic!("login {i} answered {other}: {body}"),
+        }
+    }
+    assert!(refused > 0, "a flood past the queue is refused with 503");
+    // Nothing is left queued behind the flood: the next login is hashed and succeeds.
+    let r = app
+        .login(&browser(), "flood_victim", "correct horse battery")
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn registration_refused_while_hashing_is_busy_keeps_the_form() {
+    let app = spawn_app_with(|c| c.password_queue = 1).await;
+    let mut forms = Vec::new();
+    for _ in 0..24 {
+        let client = browser();
+        let (_, html) = app.get_html(&client, "/register").await;
+        let token = csrf_token(&html);
+        forms.push((client, token));
+    }
+    let flood: Vec<_> = forms
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, token))| {
+            let url = app.url("/register");
+            tokio::spawn(async move {
+                let (username, email) = (format!("joiner_{i}"), format!("joiner_{i}@example.com"));
+                let r = client
+                    .post(url)
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("username", &username),
+                        ("email", &email),
+                        ("password", "correct horse battery"),
+                        ("password_confirm", "correct horse battery"),
+                    ])
+                    .send()
+                    .await
+                    .expect("POST /register");
+                let status = r.status();
+                let retry_after = r.headers().get("retry-after").cloned();
+                (
+                    username,
+                    email,
+                    status,
+                    retry_after,
+                    r.text().await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for task in flood {
+        let (username, email, status, retry_after, body) = task.await.unwrap();
+        match status {
+            StatusCode::SEE_OTHER => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused += 1;
+                assert!(retry_after.is_some());
+                assert!(body.contains("try again in a few seconds"), "{body}");
+                assert!(body.contains(&format!("value=\"{username}\"")));
+                assert!(body.contains(&format!("value=\"{email}\"")));
+                assert!(
+                    !body.contains("correct horse battery"),
+                    "passwords are never echoed"
+                );
+            }
+            other => panic!("registration answered {other}: {body}"),
+        }
+    }
+    assert!(refused > 0, "a flood past the queue is refused with 503");
+}

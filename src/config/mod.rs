@@ -33,6 +33,13 @@ pub struct Config {
     /// How long `/readyz` reports 503 before the listener closes on SIGTERM.
     pub shutdown_grace: Duration,
     pub request_timeout: Duration,
+    /// How long a client has to send a request's headers (from the connection, or from the
+    /// first byte of a request on a kept-alive connection); slow clients are cut off.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait idle for its next request.
+    pub idle_timeout: Duration,
+    /// Logins and registrations waiting for a password hashing thread; more get 503.
+    pub password_queue: u32,
     /// Load the bundled sample articles into an empty database when no source is configured.
     pub sample_news: bool,
     /// `serve` applies migrations itself; off where servers have no DDL rights and wait for
@@ -171,6 +178,9 @@ const OPTIONS: &[&str] = &[
     "NEWSREAD_LOG",
     "NEWSREAD_SHUTDOWN_GRACE",
     "NEWSREAD_REQUEST_TIMEOUT",
+    "NEWSREAD_HEADER_READ_TIMEOUT",
+    "NEWSREAD_IDLE_TIMEOUT",
+    "NEWSREAD_PASSWORD_QUEUE",
     "NEWSREAD_SAMPLE_NEWS",
     "NEWSREAD_METRICS_LISTEN",
     "NEWSREAD_SHARED_DIR",
@@ -400,6 +410,17 @@ impl Config {
             log,
             shutdown_grace: r.duration("NEWSREAD_SHUTDOWN_GRACE", Duration::from_secs(20)),
             request_timeout: r.duration("NEWSREAD_REQUEST_TIMEOUT", Duration::from_secs(30)),
+            header_read_timeout: r
+                .duration("NEWSREAD_HEADER_READ_TIMEOUT", Duration::from_secs(10)),
+            // Longer than the load balancer's own idle timeout (60 s on an AWS ALB): the
+            // balancer must be the one to close an idle connection, or it may send a request
+            // on a connection the instance is closing at that moment, and answer 502.
+            idle_timeout: r.duration("NEWSREAD_IDLE_TIMEOUT", Duration::from_secs(75)),
+            password_queue: r.number(
+                "NEWSREAD_PASSWORD_QUEUE",
+                crate::password::default_queue(),
+                1..=100_000,
+            ),
             sample_news: r.switch("NEWSREAD_SAMPLE_NEWS", true),
             migrate_on_start: r.switch("NEWSREAD_MIGRATE_ON_START", true),
             metrics_listen: r.parse("NEWSREAD_METRICS_LISTEN", None, |v| {
@@ -549,6 +570,8 @@ impl Config {
             ("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", db.acquire_timeout),
             ("NEWSREAD_DATABASE_REPLICA_TIMEOUT", db.replica_timeout),
             ("NEWSREAD_REQUEST_TIMEOUT", self.request_timeout),
+            ("NEWSREAD_HEADER_READ_TIMEOUT", self.header_read_timeout),
+            ("NEWSREAD_IDLE_TIMEOUT", self.idle_timeout),
             ("NEWSREAD_SESSION_IDLE_TIMEOUT", self.session.idle_timeout),
             ("NEWSREAD_INGEST_INTERVAL", self.ingest.interval),
         ] {
@@ -648,6 +671,12 @@ impl Config {
                 "NEWSREAD_REQUEST_TIMEOUT",
                 format_duration(self.request_timeout),
             ),
+            (
+                "NEWSREAD_HEADER_READ_TIMEOUT",
+                format_duration(self.header_read_timeout),
+            ),
+            ("NEWSREAD_IDLE_TIMEOUT", format_duration(self.idle_timeout)),
+            ("NEWSREAD_PASSWORD_QUEUE", self.password_queue.to_string()),
             ("NEWSREAD_SAMPLE_NEWS", on_off(self.sample_news)),
             ("NEWSREAD_MIGRATE_ON_START", on_off(self.migrate_on_start)),
             (
@@ -957,6 +986,48 @@ mod tests {
         assert!(pg.describe().contains("NEWSREAD_FEED_CACHE_TTL=0s"));
         let err = Config::from_vars(vars(&[("NEWSREAD_FEED_CACHE_TTL", "5m")])).unwrap_err();
         assert!(err.to_string().contains("NEWSREAD_FEED_CACHE_TTL"), "{err}");
+    }
+
+    #[test]
+    fn connection_timeouts_and_password_queue() {
+        let d = Config::from_vars(BTreeMap::new()).unwrap();
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        assert!(
+            d.idle_timeout > Duration::from_secs(60),
+            "longer than an ALB's idle timeout"
+        );
+        assert_eq!(d.password_queue, crate::password::default_queue());
+        let c = Config::from_vars(vars(&[
+            ("NEWSREAD_HEADER_READ_TIMEOUT", "3s"),
+            ("NEWSREAD_IDLE_TIMEOUT", "2m"),
+            ("NEWSREAD_PASSWORD_QUEUE", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(c.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.password_queue, 7);
+        let described = c.describe();
+        for line in [
+            "NEWSREAD_HEADER_READ_TIMEOUT=3s",
+            "NEWSREAD_IDLE_TIMEOUT=2m",
+            "NEWSREAD_PASSWORD_QUEUE=7",
+        ] {
+            assert!(described.contains(line), "{described}");
+        }
+        let err = Config::from_vars(vars(&[
+            ("NEWSREAD_HEADER_READ_TIMEOUT", "0s"),
+            ("NEWSREAD_IDLE_TIMEOUT", "0s"),
+            ("NEWSREAD_PASSWORD_QUEUE", "0"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        for name in [
+            "NEWSREAD_HEADER_READ_TIMEOUT",
+            "NEWSREAD_IDLE_TIMEOUT",
+            "NEWSREAD_PASSWORD_QUEUE",
+        ] {
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -90,12 +90,16 @@ impl Email {
 pub struct Password(Secret<String>);
 
 impl Password {
+    /// The longest password an account can have, in characters; logins refuse longer ones
+    /// before hashing.
+    pub const MAX_CHARS: usize = 128;
+
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let len = input.chars().count();
         if len < 8 {
             return Err(Invalid::new("Password must be at least 8 characters long."));
         }
-        if len > 128 {
+        if len > Self::MAX_CHARS {
             return Err(Invalid::new(
                 "Password must be at most 128 characters long.",
             ));

@@ -72,10 +72,80 @@ enum Lookup {
     Load(Cell),
 }
 
+/// The pages, with the number of articles they hold kept alongside so that inserting and
+/// evicting never re-sums the whole map under the lock.
+#[derive(Default)]
+struct Slots {
+    map: HashMap<Key, Slot>,
+    /// Sum of `limit` over `map`'s keys.
+    articles: usize,
+    /// Entries looked at by evictions (tests check the work stays linear).
+    #[cfg(test)]
+    scanned: usize,
+}
+
+impl Slots {
+    fn insert(&mut self, key: Key, slot: Slot) {
+        let size = key.limit as usize;
+        if self.map.insert(key, slot).is_none() {
+            self.articles += size;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.articles = 0;
+    }
+
+    /// Makes room for `needed` articles: drops expired pages, then the oldest, in one pass
+    /// and one sort (was a re-sum and a scan per removal: quadratic under the global lock).
+    fn evict(&mut self, needed: usize, fresh: impl Fn(&Slot) -> bool) {
+        if self.articles + needed <= MAX_ARTICLES {
+            return;
+        }
+        let mut removed = 0;
+        self.map.retain(|k, s| {
+            let keep = fresh(s);
+            if !keep {
+                removed += k.limit as usize;
+            }
+            keep
+        });
+        self.articles -= removed;
+        #[cfg(test)]
+        {
+            self.scanned += self.map.len() + removed;
+        }
+        if self.articles + needed <= MAX_ARTICLES {
+            return;
+        }
+        let mut by_age: Vec<(Instant, &Key)> =
+            self.map.iter().map(|(k, s)| (s.created, k)).collect();
+        by_age.sort_unstable_by_key(|(created, _)| *created);
+        let mut victims = Vec::new();
+        let mut left = self.articles;
+        for (_, key) in by_age {
+            if left + needed <= MAX_ARTICLES {
+                break;
+            }
+            left -= key.limit as usize;
+            victims.push(key.clone());
+        }
+        #[cfg(test)]
+        {
+            self.scanned += self.map.len();
+        }
+        for key in victims {
+            self.map.remove(&key);
+        }
+        self.articles = left;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct FeedCache {
     ttl: Duration,
-    slots: Mutex<HashMap<Key, Slot>>,
+    slots: Mutex<Slots>,
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
 }
@@ -135,7 +205,7 @@ impl FeedCache {
         // A poisoned lock only means another request panicked mid-insert: the map is intact.
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let mut previous = None;
-        if let Some(slot) = slots.get(&key) {
+        if let Some(slot) = slots.map.get(&key) {
             match slot.cell.get() {
                 Some(l) if fresh(l.at, self.ttl) => return Lookup::Ready(l.page.clone()),
                 // Expired: this request reads it again; others get this copy meanwhile.
@@ -151,21 +221,13 @@ impl FeedCache {
                 None => {}
             }
         }
-        let size =
-            |slots: &HashMap<Key, Slot>| -> usize { slots.keys().map(|k| k.limit as usize).sum() };
-        let needed = key.limit as usize;
-        if size(&slots) + needed > MAX_ARTICLES {
-            slots.retain(|_, s| fresh(s.cell.get().map_or(s.created, |l| l.at), self.ttl));
-            while !slots.is_empty() && size(&slots) + needed > MAX_ARTICLES {
-                if let Some(oldest) = slots
-                    .iter()
-                    .min_by_key(|(_, s)| s.created)
-                    .map(|(k, _)| k.clone())
-                {
-                    slots.remove(&oldest);
-                }
-            }
+        // The key's own slot (expired or failed) is replaced below: not counted twice.
+        if slots.map.remove(&key).is_some() {
+            slots.articles -= key.limit as usize;
         }
+        slots.evict(key.limit as usize, |s| {
+            fresh(s.cell.get().map_or(s.created, |l| l.at), self.ttl)
+        });
         let cell = Cell::default();
         slots.insert(
             key,
@@ -186,7 +248,11 @@ impl FeedCache {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .len()
     }
 }
 
@@ -350,6 +416,63 @@ mod tests {
         assert_eq!(retried.next.map(|c| c.id), Some(8));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn eviction_keeps_the_bound_and_an_exact_total_in_linear_work() {
+        let cache = FeedCache::new(Duration::from_secs(60));
+        let everything = FeedFilter::default();
+        let get = |id: i64, limit: u32| {
+            let after = Some(Cursor {
+                published_at: id,
+                id,
+            });
+            cache.get_or_load(
+                &everything,
+                after,
+                limit,
+                move || async move { Ok(page(id)) },
+            )
+        };
+        let total = |cache: &FeedCache| {
+            let slots = cache.slots.lock().unwrap();
+            let sum: usize = slots.map.keys().map(|k| k.limit as usize).sum();
+            (slots.articles, sum, slots.scanned)
+        };
+        // Single-article pages: a full cache holds MAX_ARTICLES of them.
+        for id in 0..MAX_ARTICLES as i64 {
+            get(id, 1).await.unwrap();
+            tokio::time::advance(Duration::from_micros(1)).await;
+        }
+        assert_eq!(total(&cache), (MAX_ARTICLES, MAX_ARTICLES, 0));
+        // A 100-article page evicts the 100 oldest in one go, looking at each entry a
+        // bounded number of times (a re-sum per removal would look at ~1.5 million).
+        get(-1, 100).await.unwrap();
+        let (articles, sum, scanned) = total(&cache);
+        assert_eq!(articles, sum, "the running total is exact");
+        assert_eq!(articles, MAX_ARTICLES);
+        assert_eq!(cache.len(), MAX_ARTICLES - 100 + 1);
+        assert!(
+            scanned <= 3 * MAX_ARTICLES,
+            "eviction looked at {scanned} entries"
+        );
+        {
+            let slots = cache.slots.lock().unwrap();
+            let kept = |id: i64| slots.map.keys().any(|k| k.after == Some((id, id)));
+            assert!(!kept(0) && !kept(99), "the oldest pages went");
+            assert!(
+                kept(100) && kept(MAX_ARTICLES as i64 - 1),
+                "the newest stayed"
+            );
+        }
+        // Re-reading an expired page replaces its slot without counting it twice.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        get(-1, 100).await.unwrap();
+        let (articles, sum, _) = total(&cache);
+        assert_eq!(articles, sum);
+        assert!(articles <= MAX_ARTICLES);
+        cache.clear();
+        assert_eq!(total(&cache).0, 0);
+    }
+
     #[tokio::test]
     async fn size_is_bounded_and_zero_ttl_disables_it() {
         let cache = FeedCache::new(Duration::from_secs(60));
@@ -386,6 +509,7 @@ mod tests {
             .slots
             .lock()
             .unwrap()
+            .map
             .keys()
             .map(|k| k.limit as usize)
             .sum();

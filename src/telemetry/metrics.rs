@@ -31,9 +31,9 @@ impl Histogram {
 #[derive(Default)]
 struct Inner {
     /// (method, route template, status) -> count
-    requests: BTreeMap<(String, String, u16), u64>,
+    requests: BTreeMap<(&'static str, String, u16), u64>,
     /// (method, route template) -> latency
-    latency: BTreeMap<(String, String), Histogram>,
+    latency: BTreeMap<(&'static str, String), Histogram>,
     /// (source, result) -> count
     ingest: BTreeMap<(String, &'static str), u64>,
     /// source -> unix time of the last successful fetch
@@ -68,14 +68,16 @@ impl Metrics {
         f(&mut guard)
     }
 
-    /// One finished HTTP request, by route template (never the raw path: bounded labels).
+    /// One finished HTTP request, by route template (never the raw path: bounded labels)
+    /// and standard method (any other method name is `other`: a client cannot create series).
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         self.with(|m| {
             *m.requests
-                .entry((method.to_owned(), route.to_owned(), status))
+                .entry((method, route.to_owned(), status))
                 .or_default() += 1;
             m.latency
-                .entry((method.to_owned(), route.to_owned()))
+                .entry((method, route.to_owned()))
                 .or_default()
                 .observe(seconds);
         });
@@ -134,6 +136,21 @@ impl Metrics {
     }
 }
 
+/// The methods counted under their own name; every other name (HTTP allows any token)
+/// is counted as `other`, so requests cannot grow the number of series without bound.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The metrics label for a request method.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Appends one gauge with its HELP and TYPE lines.
 pub fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
@@ -166,5 +183,22 @@ mod tests {
         assert!(out.contains(
             "newsread_ingest_articles_total{source=\"feed \\\"x\\\"\",result=\"added\"} 3"
         ));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = Metrics::new();
+        for method in ["FOO", "BREW", "get", "PROPFIND", "GET"] {
+            m.observe_request(method, "/news", 405, 0.001);
+        }
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.contains(
+            "newsread_http_requests_total{method=\"other\",route=\"/news\",status=\"405\"} 4"
+        ));
+        assert!(out.contains(
+            "newsread_http_requests_total{method=\"GET\",route=\"/news\",status=\"405\"} 1"
+        ));
+        assert!(!out.contains("BREW") && !out.contains("PROPFIND"), "{out}");
     }
 }

@@ -27,6 +27,9 @@ pub enum AppError {
     TooManyRequests { retry_after: u64 },
     #[error("database unavailable")]
     Unavailable(#[source] storage::Error),
+    /// Password hashing is saturated (a login flood): retry in a moment.
+    #[error("password hashing is busy")]
+    Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -42,8 +45,23 @@ impl From<storage::Error> for AppError {
     }
 }
 
+impl From<crate::password::PasswordError> for AppError {
+    fn from(e: crate::password::PasswordError) -> Self {
+        match e {
+            crate::password::PasswordError::Busy => AppError::Busy,
+            crate::password::PasswordError::Failed(e) => AppError::Internal(e),
+        }
+    }
+}
+
 /// Seconds a client should wait before retrying while the database is down.
 const RETRY_AFTER_SECS: &str = "5";
+/// Seconds before retrying a login refused because password hashing is saturated: the queue
+/// drains in well under a second.
+pub const BUSY_RETRY_AFTER_SECS: &str = "2";
+/// What a reader is told then.
+pub const BUSY_MESSAGE: &str =
+    "NewsRead is handling a great many sign-ins right now. Please try again in a few seconds.";
 
 impl AppError {
     fn status(&self) -> StatusCode {
@@ -56,7 +74,7 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +90,7 @@ impl AppError {
             AppError::Unprocessable(_) => "invalid_parameter",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Busy => "busy",
             AppError::Internal(_) => "internal",
         }
     }
@@ -97,6 +116,7 @@ impl AppError {
             AppError::Unavailable(_) => {
                 "NewsRead cannot reach its database right now. Please try again in a few seconds.".into()
             }
+            AppError::Busy => BUSY_MESSAGE.into(),
             AppError::Internal(_) => "Something went wrong on our side. It has been logged; please try again.".into(),
         }
     }
@@ -112,6 +132,7 @@ impl AppError {
     fn with_retry_after(&self, mut response: Response) -> Response {
         let value = match self {
             AppError::Unavailable(_) => Some(HeaderValue::from_static(RETRY_AFTER_SECS)),
+            AppError::Busy => Some(HeaderValue::from_static(BUSY_RETRY_AFTER_SECS)),
             AppError::TooManyRequests { retry_after } => {
                 HeaderValue::from_str(&retry_after.to_string()).ok()
             }
@@ -252,6 +273,16 @@ impl IntoResponse for ApiError {
             serde_json::json!({ "error": { "code": e.code(), "message": e.public_message() } });
         e.with_retry_after((e.status(), Json(body)).into_response())
     }
+}
+
+/// A form page answered (503) because password hashing is busy gets `Retry-After`, like
+/// [`AppError::Busy`], while the page itself keeps what the reader typed.
+pub fn busy(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(BUSY_RETRY_AFTER_SECS),
+    );
+    response
 }
 
 pub fn urlencode(s: &str) -> String {

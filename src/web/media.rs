@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::AppError;
 use super::{assets, AppState};
-use crate::media::url_key;
+use crate::media::{url_key, CachedImage};
 
 /// Where the page points an article's image: through the cache when there is one.
 pub fn image_src(state_has_media: bool, article_id: i64, image_url: &str) -> Option<String> {
@@ -38,8 +38,17 @@ fn placeholder() -> Response {
     r
 }
 
-fn image(bytes: Vec<u8>, kind: &'static str) -> Response {
-    let mut r = ([(header::CONTENT_TYPE, kind)], bytes).into_response();
+/// The image streamed from its file in small chunks: never read whole into memory.
+fn image(cached: CachedImage) -> Response {
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(cached.file));
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(cached.kind)),
+            (header::CONTENT_LENGTH, HeaderValue::from(cached.len)),
+        ],
+        body,
+    )
+        .into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -70,17 +79,57 @@ pub async fn serve(
     if !full.starts_with(&key) {
         return Err(AppError::NotFound);
     }
-    if let Some((bytes, kind)) = media.cached(&full).await {
-        return Ok(image(bytes, kind));
+    if let Some(cached) = media.cached(&full).await {
+        return Ok(image(cached));
     }
     if media.recently_failed(&full).await {
         return Ok(placeholder());
     }
-    match media.fetch_and_store(&url, &full).await {
-        Ok((bytes, kind)) => Ok(image(bytes, kind)),
+    match media.fetch_once(&url, &full).await {
+        Ok(()) => Ok(media.cached(&full).await.map_or_else(placeholder, image)),
         Err(e) => {
             tracing::info!(article_id = id, error = %e, "article image unavailable; showing the placeholder");
             Ok(placeholder())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cached_images_are_streamed_in_small_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::media::MediaStore::new(dir.path(), false).unwrap();
+        let key = url_key("https://images.example.org/big.png");
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.resize(1024 * 1024, 7);
+        let shard = dir.path().join("media").join(&key[..2]);
+        std::fs::create_dir_all(&shard).unwrap();
+        std::fs::write(shard.join(&key), &bytes).unwrap();
+
+        let cached = store.cached(&key).await.expect("cached");
+        let response = image(cached);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "image/png");
+        assert_eq!(
+            response.headers()[header::CONTENT_LENGTH],
+            bytes.len().to_string().as_str()
+        );
+        let mut body = response.into_body();
+        let (mut frames, mut largest, mut served) = (0, 0, Vec::new());
+        while let Some(frame) = std::future::poll_fn(|cx| {
+            http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)
+        })
+        .await
+        {
+            let data = frame.unwrap().into_data().unwrap();
+            frames += 1;
+            largest = largest.max(data.len());
+            served.extend_from_slice(&data);
+        }
+        assert_eq!(served, bytes);
+        assert!(frames > 1, "sent in one piece: read whole into memory");
+        assert!(largest <= 64 * 1024, "chunks of {largest} bytes");
     }
 }

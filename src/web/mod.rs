@@ -9,6 +9,7 @@ mod health;
 mod media;
 pub mod metrics;
 mod pages;
+pub mod server;
 pub mod session;
 mod throttle;
 

@@ -4,7 +4,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::echo;
-use crate::web::error::AppError;
+use crate::domain::user::Password;
+use crate::password::PasswordError;
+use crate::web::error::{self, AppError};
 use crate::web::form::Form;
 use crate::web::session::{self, safe_next, PageContext};
 use crate::web::throttle;
@@ -68,8 +70,11 @@ pub async fn submit(
             Some("Enter your username and password."),
         ));
     }
-    // Over-long input cannot match an account; skip hashing megabytes.
-    let credentials = if login.len() > 254 || password.chars().count() > 128 {
+    // No account has a password longer than registration allows: answered as a wrong
+    // password (the limit is public, on the registration page), without spending a hash.
+    let too_long = password.chars().count() > Password::MAX_CHARS;
+    // An over-long username cannot match an account either.
+    let credentials = if login.len() > 254 || too_long {
         None
     } else {
         state.db.find_credentials(login).await?
@@ -83,7 +88,24 @@ pub async fn submit(
     };
     let attempt = throttle::before_login(&state, ctx.client_ip, account, device.as_deref()).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
-    let verified = state.passwords.verify(password, stored).await?;
+    let verified = if too_long {
+        false
+    } else {
+        match state.passwords.verify(password, stored).await {
+            Ok(verified) => verified,
+            Err(PasswordError::Busy) => {
+                let again = page(
+                    &ctx,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    login,
+                    next,
+                    Some(error::BUSY_MESSAGE),
+                );
+                return Ok(error::busy(again));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let Some(user) = credentials.filter(|_| verified) else {
         tracing::info!("login failed");
         return Ok(page(

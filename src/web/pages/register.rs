@@ -5,8 +5,9 @@ use axum::response::Response;
 
 use super::echo;
 use crate::domain::user::{Email, Password, Username};
+use crate::password::PasswordError;
 use crate::storage;
-use crate::web::error::AppError;
+use crate::web::error::{self, AppError};
 use crate::web::form::Form;
 use crate::web::session::{self, Flash, PageContext};
 use crate::web::throttle;
@@ -39,9 +40,21 @@ struct RegisterPage {
     username: String,
     email: String,
     errors: FieldErrors,
+    /// A problem with the whole form rather than a field (hashing busy).
+    notice: Option<&'static str>,
 }
 
 fn page(ctx: &PageContext, status: StatusCode, form: &Form, errors: FieldErrors) -> Response {
+    page_with(ctx, status, form, errors, None)
+}
+
+fn page_with(
+    ctx: &PageContext,
+    status: StatusCode,
+    form: &Form,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> Response {
     ctx.render(
         status,
         &RegisterPage {
@@ -49,6 +62,7 @@ fn page(ctx: &PageContext, status: StatusCode, form: &Form, errors: FieldErrors)
             username: echo(form.get("username")),
             email: echo(form.get("email")),
             errors,
+            notice,
         },
     )
 }
@@ -110,7 +124,20 @@ pub async fn submit(
     if username_taken || email_taken {
         return Ok(conflict(&ctx, username_taken, email_taken));
     }
-    let hash = state.passwords.hash(password.expose()).await?;
+    let hash = match state.passwords.hash(password.expose()).await {
+        Ok(hash) => hash,
+        Err(PasswordError::Busy) => {
+            let again = page_with(
+                &ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &form,
+                FieldErrors::default(),
+                Some(error::BUSY_MESSAGE),
+            );
+            return Ok(error::busy(again));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let user_id = match state
         .db
         .create_user(&username, &email, &hash, session::now())
