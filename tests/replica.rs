@@ -137,7 +137,7 @@ async fn a_primary_restart_is_survived_without_restarting_the_app() {
         .text()
         .await
         .unwrap()
-        .contains("cannot reach its database"));
+        .contains("changes cannot be saved for a moment"));
     let r = app.get(&client, "/api/v1/articles").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.headers().get("retry-after").is_some());
@@ -165,4 +165,88 @@ async fn a_primary_restart_is_survived_without_restarting_the_app() {
         "same session, same feed"
     );
     assert_eq!(app.get(&client, "/readyz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_a_replica_readers_keep_reading_while_the_primary_is_down() {
+    let cluster = Cluster::up().await;
+    let app = cluster.app(true).await;
+    app.seed(&[
+        article(1, "ng", "en", "sports"),
+        article(2, "gb", "en", "business"),
+    ])
+    .await;
+    let client = app.signed_up("steady_reader").await;
+    let r = app.customize(&client, &[("country", "ng")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.sync_replica().await;
+    assert_eq!(news_titles(&app, &client).await.len(), 1);
+
+    cluster.run("stop-primary").await;
+    // Wait for the health probe to see it (every 500 ms); reads never fail meanwhile.
+    for _ in 0..50 {
+        if !app.db.primary_healthy() {
+            break;
+        }
+        assert_eq!(app.get(&client, "/news").await.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!app.db.primary_healthy());
+
+    // Reads: the session and the saved selection come from the replica.
+    assert_eq!(news_titles(&app, &client).await.len(), 1, "selection kept");
+    let r = app.get(&client, "/api/v1/articles").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, html) = app.get_html(&client, "/customize").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("steady_reader"));
+    assert_eq!(
+        app.get(&client, "/readyz").await.status(),
+        StatusCode::OK,
+        "can serve"
+    );
+
+    // Writes: 503 at once, with Retry-After, and the form offered again as filled.
+    let r = app
+        .post_form(&client, "/customize", "/customize", &[("country", "gb")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_some());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("read-only for a moment"), "{html}");
+    assert!(
+        html.contains("value=\"gb\" checked"),
+        "the reader's choice is kept: {html}"
+    );
+    let r = app
+        .register(
+            &browser(),
+            "newcomer",
+            "n@example.com",
+            "correct horse battery",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("read-only for a moment") && html.contains("n@example.com"),
+        "{html}"
+    );
+    let r = client.put(app.url("/api/v1/nothing")).send().await.unwrap();
+    assert_ne!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    cluster.run("start-primary").await;
+    let mut saved = false;
+    for _ in 0..100 {
+        let r = app
+            .post_form(&client, "/customize", "/customize", &[("country", "gb")])
+            .await;
+        if r.status() == StatusCode::SEE_OTHER {
+            saved = true;
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saved, "writes work again once the primary is back");
 }

@@ -121,6 +121,10 @@ impl From<sqlx::Error> for Error {
         if is_auth_failure(&e) {
             AUTH_FAILURES.notify_waiters();
         }
+        if is_read_only(&e) {
+            READ_ONLY_SEEN_AT.store(clock_ms().max(1), Ordering::Relaxed);
+            AUTH_FAILURES.notify_waiters();
+        }
         if is_unavailable(&e) {
             Error::Unavailable(e)
         } else {
@@ -139,7 +143,7 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
+            let code = error_code(db.as_ref()).unwrap_or_default();
             // PostgreSQL: shutting down / cannot connect now / connection exceptions.
             code.starts_with("57P") || code.starts_with("08")
             // MySQL: too many connections, server shutdown, lock wait timeout, read-only failover.
@@ -148,6 +152,8 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
             || matches!(code.as_ref(), "5" | "6" | "517" | "261" | "262")
             // Credentials being rotated: the monitor re-reads them within a second.
             || matches!(code.as_ref(), "28P01" | "28000" | "1045")
+            // A standby after a failover: writes wait for the new primary.
+            || code == "25006"
         }
         _ => false,
     }
@@ -172,7 +178,42 @@ static AUTH_FAILURES: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 fn is_auth_failure(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db)
-        if matches!(db.code().as_deref(), Some("28P01" | "28000" | "1045")))
+        if matches!(error_code(db.as_ref()).as_deref(), Some("28P01" | "28000" | "1045")))
+}
+
+/// The engine's own error code: PostgreSQL's and SQLite's from `code()`, MySQL's error
+/// number (its SQLSTATE, which `code()` gives, is the generic HY000 for most errors we need).
+fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return Some(my.number().to_string());
+    }
+    db.code().map(Cow::into_owned)
+}
+
+/// The server refuses writes because it is (now) a read-only standby: PostgreSQL's
+/// read_only_sql_transaction, MySQL's --read-only (1290) and read-only mode (1836).
+fn is_read_only(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(error_code(db.as_ref()).as_deref(), Some("25006" | "1290" | "1836")))
+}
+
+/// Milliseconds since the first call: a monotonic clock the pools' hooks can compare.
+fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// When a server last refused a write as read-only (`clock_ms`, 0: never). After a failover,
+/// pooled connections may still lead to the old primary, now a standby: every connection
+/// opened before that moment is dropped when next acquired, so new ones follow the endpoint
+/// to the new primary.
+static READ_ONLY_SEEN_AT: AtomicU64 = AtomicU64::new(0);
+
+fn opened_before_read_only_seen(age: Duration) -> bool {
+    let seen = READ_ONLY_SEEN_AT.load(Ordering::Relaxed);
+    let age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+    seen != 0 && clock_ms().saturating_sub(age_ms) <= seen
 }
 
 /// Counters for where lag-tolerant reads were served; exported as metrics.
@@ -269,6 +310,10 @@ fn pool_options(
         // A SQLite file connection cannot go stale, and each ping is a round trip to the
         // connection's worker thread; server connections are checked (they can drop).
         .test_before_acquire(dialect != Dialect::Sqlite)
+        .before_acquire(|_conn, meta| {
+            let keep = !opened_before_read_only_seen(meta.age);
+            Box::pin(async move { Ok(keep) })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 let setup: &[&str] = match dialect {
@@ -447,6 +492,40 @@ impl Db {
         op(self.primary()?.clone()).await.map_err(Error::from)
     }
 
+    /// A read that must be current (a session: a logout takes effect at once) runs on the
+    /// primary; only while the primary cannot be reached (an outage or a failover) is it served
+    /// by a healthy replica, which may lag by a moment: readers keep reading, and a session
+    /// created in the last instant may be missing there (that reader logs in again).
+    pub(crate) async fn read_fresh<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: Fn(AnyPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let primary_error = match self.primary() {
+            Ok(pool) => match op(pool.clone()).await {
+                Ok(value) => return Ok(value),
+                Err(e) if is_unavailable(&e) => Error::from(e),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => e,
+        };
+        match &self.inner.replica {
+            Some(replica) if replica.healthy.load(Ordering::Relaxed) => {
+                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone()))
+                    .await
+                {
+                    Ok(Ok(value)) => {
+                        self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
+                        Ok(value)
+                    }
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(_) => Err(primary_error),
+                }
+            }
+            _ => Err(primary_error),
+        }
+    }
+
     /// Probes both databases every second. A primary found down makes requests fail fast
     /// with 503 instead of each waiting out the pool's acquire timeout; a replica found down
     /// sends reads to the primary before a user request has to time out on it. Both return to
@@ -468,7 +547,7 @@ impl Db {
                 };
                 ticks += 1;
                 let Some(inner) = weak.upgrade() else { return };
-                let primary = probe(&mut primary_conn, &inner.primary).await;
+                let primary = probe(&mut primary_conn, &inner.primary, Some(inner.dialect)).await;
                 if let Some(source) = inner.credentials.get() {
                     // Pooled connections keep working after a rotation; only new ones fail,
                     // so test a fresh connection when a failure was seen, and now and then.
@@ -479,7 +558,7 @@ impl Db {
                 }
                 report("primary", &inner.primary_healthy, primary.is_ok());
                 if let Some(replica) = &inner.replica {
-                    let ok = probe(&mut replica_conn, &replica.pool).await.is_ok();
+                    let ok = probe(&mut replica_conn, &replica.pool, None).await.is_ok();
                     report("replica", &replica.healthy, ok);
                 }
             }
@@ -561,8 +640,12 @@ impl Db {
     /// Readiness: the primary answers and has every migration this build needs.
     pub async fn check_schema(&self) -> Result<(), Error> {
         let known = latest_version(self.inner.dialect.migrator());
-        let row: AnyRow = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
-            .fetch_one(self.primary()?)
+        let row: AnyRow = self
+            .read_fresh(|pool| async move {
+                sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
+                    .fetch_one(&pool)
+                    .await
+            })
             .await?;
         let found: Option<i64> = row.try_get("v")?;
         // A schema newer than ours is refused at start (see `migrate`), but once running we
@@ -596,14 +679,36 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Pings the database on the probe's own connection (opened with the pool's current
 /// options), reconnecting after any failure.
-async fn probe(conn: &mut Option<sqlx::AnyConnection>, pool: &AnyPool) -> Result<(), sqlx::Error> {
+/// One health probe on a connection of its own. With `writable`, a server that answers but
+/// is a read-only standby (where a failover's old endpoint may briefly lead) counts as down:
+/// writes then fail fast and reads go to the replica.
+async fn probe(
+    conn: &mut Option<sqlx::AnyConnection>,
+    pool: &AnyPool,
+    writable: Option<Dialect>,
+) -> Result<(), sqlx::Error> {
     use sqlx::Connection as _;
     let attempt = async {
         let c = match conn {
             Some(c) => c,
             None => conn.insert(sqlx::AnyConnection::connect_with(&pool.connect_options()).await?),
         };
-        c.ping().await
+        let read_only_check = match writable {
+            Some(Dialect::Postgres) => "SELECT CAST(pg_is_in_recovery() AS INT) AS ro",
+            Some(Dialect::MySql) => "SELECT CAST(@@global.read_only AS SIGNED) AS ro",
+            Some(Dialect::Sqlite) | None => return c.ping().await,
+        };
+        let row = sqlx::query(read_only_check).fetch_one(&mut *c).await?;
+        let read_only = match writable {
+            Some(Dialect::Postgres) => row.try_get::<i32, _>("ro")? != 0,
+            _ => row.try_get::<i64, _>("ro")? != 0,
+        };
+        if read_only {
+            return Err(sqlx::Error::Protocol(
+                "the primary endpoint leads to a read-only server".into(),
+            ));
+        }
+        Ok(())
     };
     let result = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
         Ok(result) => result,

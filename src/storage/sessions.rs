@@ -77,7 +77,6 @@ impl Db {
              FROM sessions s JOIN users u ON u.id = s.user_id \
              LEFT JOIN user_preferences p ON p.user_id = s.user_id \
              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?";
-        let primary = self.primary()?;
         if let Some(inline) = &self.inner.sqlite_inline {
             return inline.with(|conn| {
                 let mut stmt = conn.prepare_cached(SQL)?;
@@ -96,11 +95,19 @@ impl Db {
                     .transpose()
             });
         }
-        let row = sqlx::query(&self.sql(SQL))
-            .bind(token_hash)
-            .bind(now)
-            .bind(idle_cutoff)
-            .fetch_optional(primary)
+        let sql = self.sql(SQL);
+        let row = self
+            .read_fresh(|pool| {
+                let sql = sql.clone();
+                async move {
+                    sqlx::query(&sql)
+                        .bind(token_hash)
+                        .bind(now)
+                        .bind(idle_cutoff)
+                        .fetch_optional(&pool)
+                        .await
+                }
+            })
             .await?;
         row.map(|r| {
             Ok(session_record(

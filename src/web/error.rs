@@ -114,7 +114,7 @@ impl AppError {
                 )
             }
             AppError::Unavailable(_) => {
-                "NewsRead cannot reach its database right now. Please try again in a few seconds.".into()
+                "NewsRead's database is switching over: reading works, but changes cannot be saved for a moment. Please try again in a few seconds.".into()
             }
             AppError::Busy => BUSY_MESSAGE.into(),
             AppError::Internal(_) => "Something went wrong on our side. It has been logged; please try again.".into(),
@@ -272,6 +272,27 @@ impl IntoResponse for ApiError {
         let body =
             serde_json::json!({ "error": { "code": e.code(), "message": e.public_message() } });
         e.with_retry_after((e.status(), Json(body)).into_response())
+    }
+}
+
+/// What a form says when it could not be saved because no primary database accepts writes
+/// (an outage or a failover): reading goes on meanwhile.
+pub const READ_ONLY_MESSAGE: &str = "NewsRead is read-only for a moment while its database \
+    switches over: reading works, but this was not saved. Your form is below; please send it \
+    again in a few seconds.";
+
+/// While no primary accepts writes, a form is answered 503 with `Retry-After` and offered
+/// again as the reader filled it (`again` renders it), rather than lost behind an error page.
+pub fn offer_again(
+    result: Result<Response, AppError>,
+    again: impl FnOnce() -> Response,
+) -> Result<Response, AppError> {
+    match result {
+        Err(e @ AppError::Unavailable(_)) => {
+            e.log();
+            Ok(e.with_retry_after(again()))
+        }
+        other => other,
     }
 }
 

@@ -22,15 +22,21 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         );
     }
     // Answer within a load balancer's check timeout: the probe's verdict first, then a
-    // bounded schema check.
-    if !state.db.primary_healthy() {
+    // bounded schema check. "Ready" means "can serve": while the primary is down or failing
+    // over, an instance whose replica works still serves every read (writes answer 503).
+    let can_serve = state.db.primary_healthy() || state.db.replica_healthy() == Some(true);
+    if !can_serve {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "database unreachable\n".to_owned(),
         );
     }
     match tokio::time::timeout(Duration::from_millis(800), state.db.check_schema()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Ok(())) if state.db.primary_healthy() => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            "ready (read-only: primary unreachable)\n".to_owned(),
+        ),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
             (

@@ -177,7 +177,14 @@ pub(crate) async fn load_user(
         return Ok(None);
     };
     if now - s.last_seen_at >= TOUCH_EVERY_SECS {
-        state.db.touch_session(&token_hash, now).await?;
+        // Without a primary (an outage, a failover) the session was read on the replica:
+        // skip the last-seen update rather than fail the reader's page.
+        match state.db.touch_session(&token_hash, now).await {
+            Err(e) if e.is_unavailable() => {
+                tracing::debug!(error = %e, "session touch skipped");
+            }
+            other => other?,
+        }
     }
     Ok(Some(AuthUser {
         user_id: s.user_id,

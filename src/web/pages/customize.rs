@@ -174,6 +174,27 @@ pub async fn submit(
     ctx: PageContext,
     form: Form,
 ) -> Result<Response, AppError> {
+    let result = save(&state, &ctx, &form).await;
+    crate::web::error::offer_again(result, || {
+        // The reader's choices, as submitted, offered again.
+        let mut filter = FeedFilter::default();
+        for d in Dimension::ALL {
+            for value in form.all(d.field()) {
+                let _ = filter.add(d, value);
+            }
+        }
+        let view = CustomizePage {
+            layout: ctx.layout("Customize your feed"),
+            groups: groups(&filter),
+            error: Some(crate::web::error::READ_ONLY_MESSAGE.to_owned()),
+            matching: None,
+            matches_none: false,
+        };
+        ctx.render(StatusCode::SERVICE_UNAVAILABLE, &view)
+    })
+}
+
+async fn save(state: &AppState, ctx: &PageContext, form: &Form) -> Result<Response, AppError> {
     let user = ctx.require_user()?;
     ctx.check_csrf(form.get("csrf_token"))?;
     let mut filter = FeedFilter::default();

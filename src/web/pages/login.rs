@@ -59,6 +59,25 @@ pub async fn submit(
     headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
+    let result = log_in(&state, &ctx, &headers, &form).await;
+    error::offer_again(result, || {
+        let (login, next) = (form.get("username"), form.get("next"));
+        page(
+            &ctx,
+            StatusCode::SERVICE_UNAVAILABLE,
+            login,
+            next,
+            Some(error::READ_ONLY_MESSAGE),
+        )
+    })
+}
+
+async fn log_in(
+    state: &AppState,
+    ctx: &PageContext,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Response, AppError> {
     ctx.check_csrf(form.get("csrf_token"))?;
     let (login, password, next) = (form.get("username"), form.get("password"), form.get("next"));
     if login.trim().is_empty() || password.is_empty() {

@@ -86,6 +86,23 @@ pub async fn submit(
     ctx: PageContext,
     form: Form,
 ) -> Result<Response, AppError> {
+    let result = create_account(&state, &ctx, &form).await;
+    error::offer_again(result, || {
+        page_with(
+            &ctx,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &form,
+            FieldErrors::default(),
+            Some(error::READ_ONLY_MESSAGE),
+        )
+    })
+}
+
+async fn create_account(
+    state: &AppState,
+    ctx: &PageContext,
+    form: &Form,
+) -> Result<Response, AppError> {
     ctx.check_csrf(form.get("csrf_token"))?;
     if ctx.user.is_some() {
         return Ok(ctx.redirect("/news", None));
