@@ -250,3 +250,43 @@ async fn with_a_replica_readers_keep_reading_while_the_primary_is_down() {
     }
     assert!(saved, "writes work again once the primary is back");
 }
+
+#[tokio::test]
+async fn a_primary_endpoint_that_leads_to_a_read_only_server_answers_503_not_500() {
+    // After a failover the old endpoint may briefly lead to a standby: here, the replica.
+    let cluster = Cluster::up().await;
+    let migrated = cluster.app(true).await;
+    migrated.signed_up("before_failover").await;
+    migrated.sync_replica().await;
+    let standby = migrated
+        .database
+        .replica_url
+        .clone()
+        .expect("the cluster app has a replica");
+    let app = spawn_on(TestDatabase::on_server(standby, None), |c| {
+        c.migrate_on_start = false;
+    })
+    .await;
+    // The probe sees a server that answers but refuses writes: the primary counts as down.
+    for _ in 0..50 {
+        if !app.db.primary_healthy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !app.db.primary_healthy(),
+        "a read-only primary endpoint is not healthy"
+    );
+    let r = app
+        .register(
+            &browser(),
+            "during_failover",
+            "d@example.com",
+            "correct horse battery",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_some());
+    assert!(r.text().await.unwrap().contains("read-only for a moment"));
+}
