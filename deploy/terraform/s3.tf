@@ -118,7 +118,7 @@ data "aws_iam_policy_document" "logs_bucket" {
   statement {
     sid       = "S3ServerAccessLogging"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/s3/*"]
+    resources = ["${aws_s3_bucket.logs.arn}/s3/artifacts/*"]
 
     principals {
       type        = "Service"
