@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Offline checks of deploy/terraform, as CI runs them. No AWS account and no
-# provider download are needed (this machine cannot reach the Terraform
-# registry, so `terraform init/validate/plan` against the AWS provider cannot
-# run here).
+# network: the real provider (hashicorp/aws 5.100.0) comes from the filesystem
+# mirror /opt/tf-plugins (TF_PLUGIN_MIRROR), and AWS is moto's emulator on
+# 127.0.0.1 (scripts/install-moto.sh, deploy/terraform/tests/moto_server.py).
+#
+#   6. terraform init from the mirror alone, terraform validate, terraform
+#      plan against moto: trial mode (no domain) and full mode (domain,
+#      certificates, CloudFront, WAF, bastion), PostgreSQL and MySQL
+#   7. terraform apply against moto of everything moto can create (trial,
+#      PostgreSQL), a second apply with another release binary (only the
+#      artifact, the launch template and the group may change; the first
+#      binary must still be fetchable by its version), terraform destroy
 #
 #   1. terraform fmt -check -recursive deploy/terraform
 #   2. checkov (pinned, from PyPI, in .venv/checkov): zero failed checks; every
@@ -31,12 +39,38 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TF_DIR="$ROOT/deploy/terraform"
 VENV="$ROOT/.venv/checkov"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
 
-# Terraform: no update check over the network, no CLI-config warning.
+MIRROR="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+MOTO_PID=""
+cleanup() {
+  if [ -n "$MOTO_PID" ]; then
+    kill "$MOTO_PID" 2>/dev/null
+    wait "$MOTO_PID" 2>/dev/null
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Terraform: no update check over the network; providers from the mirror only
+# (direct installation excluded for every provider, so nothing is downloaded).
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
-: >"$WORK/terraformrc"
+cat >"$WORK/terraformrc" <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$MIRROR"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/*/*"]
+  }
+}
+RC
 export TF_CLI_CONFIG_FILE="$WORK/terraformrc"
+PHASE_START=$SECONDS
+phase_time() {
+  printf '    (phase: %ds)\n' "$((SECONDS - PHASE_START))"
+  PHASE_START=$SECONDS
+}
 
 declare -a RESULTS=()
 FAILED=0
@@ -165,7 +199,7 @@ printf '#!/bin/sh\nexit 0\n' >"$INSTALL_DIR/bin/newsread"
 chmod 0755 "$INSTALL_DIR/bin/newsread"
 
 if render "$WORK/nfs" -var "install_dir=$INSTALL_DIR"; then
-  if "$PY" "$TF_DIR/tests/check_user_data.py" "$WORK/nfs/outputs.json" --unit-out "$WORK/newsread.service"; then
+  if "$PY" "$TF_DIR/tests/check_user_data.py" "$WORK/nfs/outputs.json" --units-dir "$WORK/units"; then
     record "user data (kernel NFS mode)" PASS "valid #cloud-config, exact files, only ARNs, nothing built"
   else
     record "user data (kernel NFS mode)" FAIL "see the check list above"
@@ -178,7 +212,7 @@ fi
 if render "$WORK/tls" -var "install_dir=$INSTALL_DIR" \
   -var 'efs_utils_deb_key=releases/amazon-efs-utils-0000000000000000000000000000000000000000000000000000000000000000.deb' \
   -var 'efs_utils_deb_sha256=0000000000000000000000000000000000000000000000000000000000000000' &&
-  "$PY" "$TF_DIR/tests/check_user_data.py" "$WORK/tls/outputs.json" --unit-out "$WORK/newsread-tls.service" >"$WORK/tls/check.log" &&
+  "$PY" "$TF_DIR/tests/check_user_data.py" "$WORK/tls/outputs.json" --units-dir "$WORK/units-tls" >"$WORK/tls/check.log" &&
   grep -q 'tls,iam,accesspoint=fsap-' "$WORK/tls/outputs.json"; then
   record "user data (EFS TLS mode)" PASS "renders; mounts with tls,iam,accesspoint"
 else
@@ -218,26 +252,35 @@ else
 fi
 
 # --------------------------------------------------------------- 4. systemd ---
-step "4. systemd-analyze verify / security on the rendered newsread.service"
-if [ -s "$WORK/newsread.service" ]; then
-  mkdir -p "$WORK/units"
-  cp "$WORK/newsread.service" "$WORK/units/newsread.service"
-  verify_out=$(systemd-analyze verify --man=no "$WORK/units/newsread.service" 2>&1)
-  verify_rc=$?
+step "4. systemd-analyze verify / security on the rendered units"
+if [ -s "$WORK/units/newsread.service" ]; then
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["liveness_script"]["value"], end="")' \
+    "$WORK/nfs/outputs.json" >"$WORK/liveness.sh"
+  if bash -n "$WORK/liveness.sh" && shellcheck -s bash "$WORK/liveness.sh"; then
+    record "liveness watchdog script" PASS "bash -n and shellcheck clean"
+  else
+    record "liveness watchdog script" FAIL "bash -n or shellcheck reported problems"
+  fi
+  # The helpers under /usr/local/lib/newsread exist only on an instance.
+  verify_out=$(cd "$WORK/units" && systemd-analyze verify --man=no ./*.service ./*.timer 2>&1 |
+    grep -v -e '/usr/local/lib/newsread/')
+  verify_rc=0
   if [ "$verify_rc" -eq 0 ] && [ -z "$verify_out" ]; then
     record "systemd-analyze verify" PASS "no error, no warning"
   else
     echo "$verify_out"
     record "systemd-analyze verify" FAIL "rc=$verify_rc, output above"
   fi
-  sec_out=$(systemd-analyze security --offline=true --no-pager "$WORK/units/newsread.service" 2>&1)
-  exposure=$(echo "$sec_out" | sed -n 's/.*Overall exposure level for newsread.service: \([0-9.]*\).*/\1/p')
-  if [ -n "$exposure" ] && awk -v e="$exposure" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(e <= m) }'; then
-    record "systemd-analyze security" PASS "exposure $exposure <= $MAX_EXPOSURE"
-  else
-    echo "$sec_out" | tail -30
-    record "systemd-analyze security" FAIL "exposure '${exposure:-?}' > $MAX_EXPOSURE"
-  fi
+  for unit in newsread.service newsread-migrate.service; do
+    sec_out=$(systemd-analyze security --offline=true --no-pager "$WORK/units/$unit" 2>&1)
+    exposure=$(echo "$sec_out" | sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
+    if [ -n "$exposure" ] && awk -v e="$exposure" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(e <= m) }'; then
+      record "systemd-analyze security $unit" PASS "exposure $exposure <= $MAX_EXPOSURE"
+    else
+      echo "$sec_out" | tail -30
+      record "systemd-analyze security $unit" FAIL "exposure '${exposure:-?}' > $MAX_EXPOSURE"
+    fi
+  done
 else
   record "systemd-analyze verify" FAIL "no unit rendered"
 fi
@@ -248,6 +291,191 @@ if "$PY" "$TF_DIR/tests/check_fetch_s3_object.py"; then
   record "fetch-s3-object" PASS "signature = botocore's; checksum and errors handled"
 else
   record "fetch-s3-object" FAIL "see above"
+fi
+
+# ------------------------------------------- 6-7. real provider against moto ---
+step "6. terraform init (mirror) / validate / plan against moto"
+PHASE_START=$SECONDS
+TFW="$WORK/tf"
+moto_ok=0
+if [ ! -d "$MIRROR/registry.terraform.io/hashicorp/aws/5.100.0" ]; then
+  echo "the provider mirror $MIRROR lacks registry.terraform.io/hashicorp/aws 5.100.0;" >&2
+  echo "set TF_PLUGIN_MIRROR or fill it with: terraform providers mirror $MIRROR" >&2
+  record "terraform init (mirror)" FAIL "no hashicorp/aws 5.100.0 in $MIRROR"
+elif ! MOTO_SERVER=$("$ROOT/scripts/install-moto.sh"); then
+  record "moto" FAIL "scripts/install-moto.sh failed"
+else
+  MOTO_PY="$(dirname "$MOTO_SERVER")/python"
+  "$MOTO_PY" "$TF_DIR/tests/moto_server.py" --ready-file "$WORK/moto.json" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 60); do
+    [ -s "$WORK/moto.json" ] && break
+    sleep 0.5
+  done
+  if [ -s "$WORK/moto.json" ]; then
+    moto_ok=1
+  else
+    cat "$WORK/moto.log"
+    record "moto" FAIL "the seeded moto server did not start"
+  fi
+fi
+if [ "$moto_ok" -eq 1 ]; then
+  read -r MOTO_EP MOTO_ZONE < <("$MOTO_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["endpoint"], d["zone_id"])' "$WORK/moto.json")
+  # A temporary copy: no state, lock file or .terraform lands in the repository.
+  mkdir -p "$TFW"
+  (cd "$TF_DIR" && tar --exclude=./tests --exclude=.terraform --exclude='*.tfstate*' -cf - .) | tar -xf - -C "$TFW"
+  # The provider pointed at moto by an override file in the copy only.
+  "$MOTO_PY" - "$MOTO_EP" >"$TFW/moto_override.tf" <<'PY'
+import sys
+ep = sys.argv[1]
+services = ["acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "efs", "elbv2", "iam", "kms", "logs",
+            "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2"]
+for alias, region in ((None, "eu-west-1"), ("us_east_1", "us-east-1")):
+    print('provider "aws" {')
+    if alias:
+        print('  alias = "%s"' % alias)
+    print('  region = "%s"' % region)
+    for k, v in (("access_key", '"testing"'), ("secret_key", '"testing"'), ("insecure", "true"),
+                 ("skip_credentials_validation", "true"), ("skip_requesting_account_id", "true"),
+                 ("skip_metadata_api_check", "true"), ("skip_region_validation", "true"), ("s3_use_path_style", "true")):
+        print("  %s = %s" % (k, v))
+    print("  endpoints {")
+    for s in services:
+        print('    %s = "%s"' % (s, ep))
+    print("  }\n}")
+PY
+  head -c 65536 /dev/urandom >"$WORK/newsread-1"
+  head -c 65536 /dev/urandom >"$WORK/newsread-2"
+  cat >"$WORK/trial.tfvars" <<VARS
+environment             = "trial"
+artifact_path           = "$WORK/newsread-1"
+single_nat_gateway      = true
+alb_deletion_protection = false
+db_deletion_protection  = false
+db_skip_final_snapshot  = true
+VARS
+  cat >"$WORK/full.tfvars" <<VARS
+environment              = "prod"
+artifact_path            = "$WORK/newsread-1"
+domain_name              = "news.example.test"
+route53_zone_id          = "$MOTO_ZONE"
+enable_waf               = true
+enable_bastion           = true
+create_mediastack_secret = true
+alarm_email              = "ops@example.test"
+VARS
+  if (cd "$TFW" && terraform init -input=false -no-color >"$WORK/init.log" 2>&1); then
+    record "terraform init (mirror)" PASS "$(grep -o 'hashicorp/aws v[0-9.]*' "$WORK/init.log" | head -1) from $MIRROR, no network"
+  else
+    cat "$WORK/init.log"
+    record "terraform init (mirror)" FAIL "see above"
+  fi
+  if out=$(cd "$TFW" && terraform validate -no-color 2>&1); then
+    record "terraform validate" PASS "$(echo "$out" | tail -1)"
+  else
+    echo "$out"
+    record "terraform validate" FAIL "see above"
+  fi
+  phase_time
+  # Four plans in parallel, each with its own (empty) state.
+  plan() { # plan NAME VARFILE EXTRA...
+    local name=$1 vars=$2
+    shift 2
+    (cd "$TFW" && terraform plan -input=false -no-color -lock=false \
+      -state="$WORK/plan-$name.tfstate" -var-file="$vars" "$@" -out="$WORK/$name.plan" >"$WORK/plan-$name.log" 2>&1)
+  }
+  plan trial-postgres "$WORK/trial.tfvars" &
+  p1=$!
+  plan trial-mysql "$WORK/trial.tfvars" -var db_engine=mysql &
+  p2=$!
+  plan full-postgres "$WORK/full.tfvars" &
+  p3=$!
+  plan full-mysql-arm64 "$WORK/full.tfvars" -var db_engine=mysql -var architecture=arm64 &
+  p4=$!
+  for pair in "trial-postgres:$p1" "trial-mysql:$p2" "full-postgres:$p3" "full-mysql-arm64:$p4"; do
+    name=${pair%%:*}
+    if wait "${pair##*:}"; then
+      record "terraform plan $name" PASS "$(grep -o 'Plan: [0-9]* to add' "$WORK/plan-$name.log")"
+    else
+      tail -30 "$WORK/plan-$name.log"
+      record "terraform plan $name" FAIL "see above"
+    fi
+  done
+  if grep -q 'data.aws_cloudfront' "$WORK/plan-trial-postgres.log"; then
+    record "trial mode reads no CloudFront" FAIL "a CloudFront data source is read without a domain"
+  else
+    record "trial mode reads no CloudFront" PASS "no data.aws_cloudfront_* in the trial plan"
+  fi
+  phase_time
+
+  step "7. terraform apply / second release / destroy against moto (trial, PostgreSQL)"
+  # Resources moto cannot create (docs/deploy-aws.md lists them and why).
+  MOTO_CANNOT=(aws_ssm_association.cloudwatch_agent aws_efs_backup_policy.shared)
+  targets=()
+  while read -r addr; do
+    skip=0
+    for c in "${MOTO_CANNOT[@]}"; do
+      [ "$addr" = "$c" ] && skip=1
+    done
+    [ "$skip" -eq 0 ] && targets+=("-target=$addr")
+  done < <(cd "$TFW" && terraform show -json -no-color "$WORK/trial-postgres.plan" |
+    "$MOTO_PY" -c 'import json,sys; [print(r["address"]) for r in json.load(sys.stdin)["resource_changes"] if r["mode"]=="managed" and "create" in r["change"]["actions"]]')
+  applied=0
+  if (cd "$TFW" && timeout 600 terraform apply -auto-approve -input=false -no-color -parallelism=30 \
+    -var-file="$WORK/trial.tfvars" "${targets[@]}" >"$WORK/apply-1.log" 2>&1); then
+    record "terraform apply (moto)" PASS "${#targets[@]} resources created; moto cannot: ${MOTO_CANNOT[*]}"
+    applied=1
+  else
+    grep -A8 'Error:' "$WORK/apply-1.log" | head -80
+    record "terraform apply (moto)" FAIL "see above"
+  fi
+  phase_time
+  if [ "$applied" -eq 1 ]; then
+    bucket=$(cd "$TFW" && terraform output -raw -no-color artifact_bucket)
+    ver1=$(cd "$TFW" && terraform state show -no-color 'aws_s3_object.binary[0]' | sed -n 's/^ *version_id *= *"\(.*\)"/\1/p')
+    (cd "$TFW" && terraform plan -input=false -no-color -var-file="$WORK/trial.tfvars" "${targets[@]}" \
+      -var artifact_path="$WORK/newsread-2" -out="$WORK/release2.plan" >"$WORK/plan-release2.log" 2>&1)
+    changed=$(cd "$TFW" && terraform show -json -no-color "$WORK/release2.plan" | "$MOTO_PY" -c '
+import json, sys
+for r in json.load(sys.stdin)["resource_changes"]:
+    if r["change"]["actions"] not in (["no-op"], ["read"]):
+        print(r["address"], "/".join(r["change"]["actions"]))')
+    echo "$changed"
+    unexpected=$(echo "$changed" | grep -v -e '^aws_s3_object.binary\[0\] update$' -e '^aws_launch_template.app update$' \
+      -e '^aws_autoscaling_group.app update$' -e '^$')
+    if [ -z "$unexpected" ] && echo "$changed" | grep -q '^aws_s3_object.binary\[0\] update$'; then
+      record "second release: plan" PASS "only the artifact, the launch template and the group change, in place"
+    else
+      record "second release: plan" FAIL "unexpected: ${unexpected:-no artifact update}"
+    fi
+    if (cd "$TFW" && timeout 600 terraform apply -auto-approve -input=false -no-color "$WORK/release2.plan" >"$WORK/apply-2.log" 2>&1) &&
+      "$MOTO_PY" - "$MOTO_EP" "$bucket" "$ver1" "$WORK/newsread-1" <<'PY'
+import sys, boto3, urllib3
+urllib3.disable_warnings()
+ep, bucket, version, first = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="eu-west-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing", verify=False)
+body = s3.get_object(Bucket=bucket, Key="releases/newsread", VersionId=version)["Body"].read()
+ok = body == open(first, "rb").read()
+print("first release, version %s: %s" % (version, "fetchable, same bytes" if ok else "DIFFERENT"))
+sys.exit(0 if ok else 1)
+PY
+    then
+      record "second release: rollback binary" PASS "the first binary's S3 version is still fetchable, byte for byte"
+    else
+      grep -A8 'Error:' "$WORK/apply-2.log" | head -40
+      record "second release: rollback binary" FAIL "second apply failed or the first binary is gone"
+    fi
+    phase_time
+  fi
+  if (cd "$TFW" && timeout 600 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
+    -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1); then
+    record "terraform destroy (moto)" PASS "$(grep -o 'Destroy complete.*' "$WORK/destroy.log")"
+  else
+    grep -A8 'Error:' "$WORK/destroy.log" | head -40
+    record "terraform destroy (moto)" FAIL "see above"
+  fi
+  phase_time
 fi
 
 # ---------------------------------------------------------------- summary ---

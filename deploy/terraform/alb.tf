@@ -100,12 +100,26 @@ resource "aws_lb_listener" "https" {
 }
 
 # Two generated secrets; CloudFront sends the active one, the ALB accepts both
-# so that rotation never produces a 403 (docs/deploy-aws.md).
-resource "random_password" "origin_header" {
-  for_each = toset(["a", "b"])
+# so that rotation never produces a 403 (docs/deploy-aws.md). Secrets
+# Manager's GetRandomPassword generates them (no hashicorp/random); each is
+# kept in state by a terraform_data that ignores later reads, so it changes
+# only when replaced on purpose (-replace='terraform_data.origin_header["b"]').
+data "aws_secretsmanager_random_password" "origin_header" {
+  for_each = local.edge_enabled ? toset(["a", "b"]) : toset([])
 
-  length  = 48
-  special = false # ALB header conditions treat * and ? as wildcards
+  password_length     = 48
+  exclude_punctuation = true # ALB header conditions treat * and ? as wildcards
+  include_space       = false
+}
+
+resource "terraform_data" "origin_header" {
+  for_each = local.edge_enabled ? toset(["a", "b"]) : toset([])
+
+  input = sensitive(data.aws_secretsmanager_random_password.origin_header[each.key].random_password)
+
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 resource "aws_lb_listener_rule" "from_cloudfront" {
@@ -122,7 +136,7 @@ resource "aws_lb_listener_rule" "from_cloudfront" {
   condition {
     http_header {
       http_header_name = local.origin_header_name
-      values           = [random_password.origin_header["a"].result, random_password.origin_header["b"].result]
+      values           = [terraform_data.origin_header["a"].output, terraform_data.origin_header["b"].output]
     }
   }
 }

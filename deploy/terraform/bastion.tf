@@ -54,11 +54,13 @@ resource "aws_iam_role" "bastion" {
   assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
-resource "aws_iam_role_policy_attachment" "bastion_ssm" {
+# Session Manager only (iam.tf, ssm_agent): no parameter or secret access.
+resource "aws_iam_role_policy" "bastion_ssm" {
   count = var.enable_bastion ? 1 : 0
 
-  role       = aws_iam_role.bastion[0].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  name   = "ssm-agent"
+  role   = aws_iam_role.bastion[0].id
+  policy = data.aws_iam_policy_document.ssm_agent.json
 }
 
 resource "aws_iam_instance_profile" "bastion" {

@@ -16,6 +16,18 @@ locals {
   db_replica_identity = "${local.prefix}-db-replica"
 }
 
+# The final snapshot's name carries the database's creation time, fixed at
+# creation and kept in state: a stack destroyed, re-created and destroyed again
+# does not collide with the first final snapshot (RDS refuses a duplicate
+# name). No hashicorp/random: the plan timestamp is enough.
+resource "terraform_data" "db_final_snapshot_suffix" {
+  input = formatdate("YYYYMMDD-hhmmss", plantimestamp())
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
 resource "aws_db_subnet_group" "this" {
   name        = "${local.prefix}-db"
   description = "NewsRead data subnets (three zones)"
@@ -162,7 +174,7 @@ resource "aws_db_instance" "primary" {
   delete_automated_backups  = false
   deletion_protection       = var.db_deletion_protection
   skip_final_snapshot       = var.db_skip_final_snapshot
-  final_snapshot_identifier = "${local.db_identifier}-final"
+  final_snapshot_identifier = "${local.db_identifier}-final-${terraform_data.db_final_snapshot_suffix.output}"
 
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true

@@ -69,19 +69,33 @@ resource "aws_acm_certificate_validation" "cloudfront" {
 
 # ------------------------------------------------------------ CloudFront ---
 
+# AWS managed policies, looked up by name and only with a domain (trial mode
+# reads nothing from CloudFront).
 data "aws_cloudfront_cache_policy" "caching_disabled" {
+  count = local.edge_enabled ? 1 : 0
+
   name = "Managed-CachingDisabled"
 }
 
 data "aws_cloudfront_cache_policy" "caching_optimized" {
+  count = local.edge_enabled ? 1 : 0
+
   name = "Managed-CachingOptimized"
 }
 
-data "aws_cloudfront_origin_request_policy" "all_viewer" {
-  name = "Managed-AllViewer"
+# Every viewer header, cookie and query string, plus the CloudFront headers,
+# among them CloudFront-Viewer-Address (the viewer's ip:port), which the app
+# takes as the client address (NEWSREAD_CLIENT_ADDRESS_HEADER) on requests
+# from its trusted proxies. Managed-AllViewer would not forward it.
+data "aws_cloudfront_origin_request_policy" "all_viewer_and_cloudfront" {
+  count = local.edge_enabled ? 1 : 0
+
+  name = "Managed-AllViewerAndCloudFrontHeaders-2022-06"
 }
 
 data "aws_cloudfront_response_headers_policy" "security_headers" {
+  count = local.edge_enabled ? 1 : 0
+
   name = "Managed-SecurityHeadersPolicy"
 }
 
@@ -116,21 +130,21 @@ resource "aws_cloudfront_distribution" "this" {
 
     custom_header {
       name  = local.origin_header_name
-      value = random_password.origin_header[var.origin_header_active].result
+      value = terraform_data.origin_header[var.origin_header_active].output
     }
   }
 
   # Dynamic pages: never cached; every viewer header, cookie (nr_session,
-  # nr_csrf) and query string reaches the app.
+  # nr_csrf) and query string reaches the app, with CloudFront-Viewer-Address.
   default_cache_behavior {
     target_origin_id           = "alb"
     viewer_protocol_policy     = "redirect-to-https"
     allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = data.aws_cloudfront_cache_policy.caching_disabled.id
-    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer.id
-    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers.id
+    cache_policy_id            = data.aws_cloudfront_cache_policy.caching_disabled[0].id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_and_cloudfront[0].id
+    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers[0].id
   }
 
   # Content-fingerprinted assets (Cache-Control: immutable): cached, and no
@@ -142,8 +156,8 @@ resource "aws_cloudfront_distribution" "this" {
     allowed_methods            = ["GET", "HEAD", "OPTIONS"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = data.aws_cloudfront_cache_policy.caching_optimized.id
-    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers.id
+    cache_policy_id            = data.aws_cloudfront_cache_policy.caching_optimized[0].id
+    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers[0].id
   }
 
   restrictions {

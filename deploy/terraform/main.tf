@@ -21,9 +21,26 @@ data "aws_availability_zones" "available" {
 # Canonical publishes the current Ubuntu 24.04 LTS AMI of each architecture in
 # a public SSM parameter in every region. Ubuntu 24.04 has glibc 2.39, newer
 # than the 2.36 of the Debian 12 host that builds the binary (Amazon Linux
-# 2023 has 2.34 and could not run it).
+# 2023 has 2.34 and could not run it). Read only when ami_id is not set.
 data "aws_ssm_parameter" "ubuntu_ami" {
+  count = var.ami_id == null ? 1 : 0
+
   name = "/aws/service/canonical/ubuntu/server/24.04/stable/current/${local.ubuntu_arch}/hvm/ebs-gp3/ami-id"
+}
+
+# The AMI is resolved once and kept in state: a new image that Canonical
+# publishes does not roll the fleet on the next apply. It changes only on
+# purpose, by bumping ami_generation (re-resolves the parameter) or by setting
+# ami_id (docs/deploy-aws.md, "Updating the AMI").
+resource "terraform_data" "ami" {
+  count = var.ami_id == null ? 1 : 0
+
+  input            = data.aws_ssm_parameter.ubuntu_ami[0].insecure_value
+  triggers_replace = [var.ami_generation, local.ubuntu_arch]
+
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 locals {
@@ -49,9 +66,12 @@ locals {
   origin_header_name  = "X-NewsRead-Origin-Verify"
 
   # Architecture selects the AMI and the default instance types.
-  ubuntu_arch       = var.architecture == "arm64" ? "arm64" : "amd64"
-  app_instance_type = coalesce(var.app_instance_type, var.architecture == "arm64" ? "t4g.small" : "t3.small")
-  ami_id            = coalesce(var.ami_id, data.aws_ssm_parameter.ubuntu_ami.insecure_value)
+  ubuntu_arch = var.architecture == "arm64" ? "arm64" : "amd64"
+  # Non-burstable by default: the group scales at 50% CPU, a level a t3/t4g
+  # .small only sustains on paid surplus credits (docs/deploy-aws.md, cost).
+  app_instance_type = coalesce(var.app_instance_type, var.architecture == "arm64" ? "c7g.medium" : "c7a.medium")
+  app_burstable     = can(regex("^t[0-9]", local.app_instance_type))
+  ami_id            = var.ami_id != null ? var.ami_id : terraform_data.ami[0].output
 
   # App contract.
   shared_dir        = "/mnt/newsread-shared"

@@ -144,11 +144,68 @@ resource "aws_route_table_association" "private_data" {
 }
 
 # S3 gateway endpoint (free): artifact downloads and S3 traffic skip the NAT.
+# Its policy allows only what the app subnets need from S3 in this region:
+#   - the app role reading releases from the artifact bucket;
+#   - the SSM and CloudWatch agents reading AWS's own regional buckets
+#     (agent updates, Distributor packages such as AmazonCloudWatchAgent);
+#   - reading objects of other accounts' buckets (news images hosted on S3);
+# no write, no list, nothing else of this account's buckets.
+data "aws_iam_policy_document" "s3_endpoint" {
+  #checkov:skip=CKV_AWS_283:A gateway endpoint policy filters requests from the VPC; Principal "*" is limited to GetObject on AWS-owned agent buckets and, by s3:ResourceAccount, on other accounts' objects; this account's buckets are readable only by the app role, and only releases/.
+  statement {
+    sid       = "AppReadsReleases"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [local.artifact_prefix_arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.app.arn]
+    }
+  }
+
+  statement {
+    sid     = "AgentsReadAwsOwnedBuckets"
+    actions = ["s3:GetObject"]
+    resources = [
+      "arn:${local.partition}:s3:::amazon-ssm-${local.region}/*",
+      "arn:${local.partition}:s3:::amazon-ssm-packages-${local.region}/*",
+      "arn:${local.partition}:s3:::aws-ssm-${local.region}/*",
+      "arn:${local.partition}:s3:::aws-ssm-document-attachments-${local.region}/*",
+      "arn:${local.partition}:s3:::${local.region}-birdwatcher-prod/*",
+      "arn:${local.partition}:s3:::aws-ssm-distributor-file-${local.region}/*",
+      "arn:${local.partition}:s3:::amazoncloudwatch-agent-${local.region}/*",
+    ]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadOtherAccountsObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::*/*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 resource "aws_vpc_endpoint" "s3" {
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${local.region}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = aws_route_table.private_app[*].id
+  policy            = data.aws_iam_policy_document.s3_endpoint.json
 
   tags = { Name = "${local.prefix}-s3" }
 }

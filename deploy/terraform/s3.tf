@@ -118,7 +118,7 @@ data "aws_iam_policy_document" "logs_bucket" {
   statement {
     sid       = "S3ServerAccessLogging"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/s3/*"]
+    resources = ["${aws_s3_bucket.logs.arn}/s3/artifacts/*"]
 
     principals {
       type        = "Service"
@@ -200,8 +200,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
 
     filter {}
 
+    # Earlier releases stay fetchable for rollbacks (instance refresh
+    # auto-rollback, an older launch template version): the newest
+    # artifact_releases_kept noncurrent versions are never expired, older
+    # ones after 90 days. Lifecycle expires releases, Terraform never does.
     noncurrent_version_expiration {
-      noncurrent_days = 90
+      noncurrent_days           = 90
+      newer_noncurrent_versions = var.artifact_releases_kept
     }
 
     abort_incomplete_multipart_upload {
@@ -214,6 +219,10 @@ resource "aws_s3_bucket_logging" "artifacts" {
   bucket        = aws_s3_bucket.artifacts.id
   target_bucket = aws_s3_bucket.logs.id
   target_prefix = "s3/artifacts/"
+
+  # S3 checks at PutBucketLogging that the target bucket lets the logging
+  # service write (InvalidTargetBucketForLogging otherwise): its policy first.
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
 data "aws_iam_policy_document" "artifacts_bucket" {
@@ -251,11 +260,16 @@ resource "aws_s3_bucket_policy" "artifacts" {
 # --------------------------------------------------------------- release ---
 
 locals {
-  # Content-addressed keys: a new build gets a new key (and so new user data
-  # and a new launch template version), and an old launch template version
-  # still finds its own binary during a rollback.
-  artifact_sha256 = var.artifact_path != "" ? filesha256(var.artifact_path) : var.artifact_sha256
-  artifact_key    = var.artifact_path != "" ? "releases/newsread-${local.artifact_sha256}" : var.artifact_s3_key
+  # One key, many versions: a new build is a new version of
+  # releases/newsread (updated in place, so Terraform never deletes an older
+  # version, as replacing the object would: provider 5.x deletes every version
+  # of a key it destroys). The user data names the exact version and its
+  # SHA-256, so a new build means a new launch template version, and an older
+  # launch template version (rollback) still fetches its own binary until the
+  # lifecycle rule expires it.
+  artifact_sha256     = var.artifact_path != "" ? filesha256(var.artifact_path) : var.artifact_sha256
+  artifact_key        = var.artifact_path != "" ? "releases/newsread" : var.artifact_s3_key
+  artifact_version_id = var.artifact_path != "" ? aws_s3_object.binary[0].version_id : var.artifact_s3_version_id
 
   efs_tls             = var.efs_utils_deb_path != ""
   efs_utils_deb_sha   = local.efs_tls ? filesha256(var.efs_utils_deb_path) : ""

@@ -103,8 +103,8 @@ variable "route53_zone_id" {
   default     = ""
 
   validation {
-    condition     = var.domain_name == "" || can(regex("^Z[A-Z0-9]{4,32}$", var.route53_zone_id))
-    error_message = "route53_zone_id must be set to a hosted zone ID (Z...) when domain_name is set."
+    condition     = var.domain_name == "" || can(regex("^[A-Z0-9]{8,32}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be set to a hosted zone ID (upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ) when domain_name is set."
   }
 }
 
@@ -202,7 +202,7 @@ variable "architecture" {
 }
 
 variable "app_instance_type" {
-  description = "EC2 instance type of the app servers. null picks t3.small for x86_64 and t4g.small for arm64. It must match architecture."
+  description = "EC2 instance type of the app servers. null picks c7a.medium for x86_64 and c7g.medium for arm64 (one non-burstable vCPU, 2 GiB). It must match architecture. A burstable type (t3, t4g...) runs in unlimited credit mode and pays surplus credits above its baseline (see burstable_credit_mode and the cost table in docs/deploy-aws.md)."
   type        = string
   default     = null
 
@@ -212,8 +212,25 @@ variable "app_instance_type" {
   }
 }
 
+variable "burstable_credit_mode" {
+  description = "CPU credit mode when app_instance_type is burstable (t2/t3/t3a/t4g): unlimited (default; scaling at cpu_target_percent above the baseline bills surplus credits at $0.05 per vCPU-hour on Linux) or standard (no surcharge, but CPU is throttled to the baseline once the credits are spent). Ignored for other families."
+  type        = string
+  default     = "unlimited"
+
+  validation {
+    condition     = contains(["standard", "unlimited"], var.burstable_credit_mode)
+    error_message = "burstable_credit_mode must be standard or unlimited."
+  }
+}
+
+variable "ami_generation" {
+  description = "Any string (e.g. a date). With ami_id = null the Ubuntu 24.04 AMI is resolved from Canonical's SSM parameter once and kept; change this value to resolve the current image again, which then rolls out through the instance refresh. Nothing else moves the AMI."
+  type        = string
+  default     = "1"
+}
+
 variable "ami_id" {
-  description = "Pin an AMI ID. null (default) reads the current Ubuntu 24.04 LTS AMI from Canonical's public SSM parameter; a newer image then rolls out through the instance refresh on the next apply."
+  description = "Pin an explicit AMI ID. null (default) resolves Canonical's current Ubuntu 24.04 LTS AMI once and keeps it in state (see ami_generation); a newer image never rolls the fleet by itself."
   type        = string
   default     = null
 
@@ -264,6 +281,17 @@ variable "app_ingest_interval" {
   validation {
     condition     = can(regex("^[0-9]+(s|m|h)$", var.app_ingest_interval))
     error_message = "app_ingest_interval must be a duration such as 90s, 15m or 1h."
+  }
+}
+
+variable "launch_ready_timeout_seconds" {
+  description = "How long a launching app instance may take to answer /readyz before the launch lifecycle hook abandons (terminates) it; an instance refresh then fails and rolls back. Covers boot, binary download, migrations and the first database connection."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.launch_ready_timeout_seconds >= 300 && var.launch_ready_timeout_seconds <= 7200
+    error_message = "launch_ready_timeout_seconds must be between 300 and 7200."
   }
 }
 
@@ -336,7 +364,7 @@ variable "requests_per_target" {
 # --------------------------------------------------------------- artifact ---
 
 variable "artifact_path" {
-  description = "Local path of the release binary (e.g. ../../target/release/newsread). Terraform uploads it to the artifact bucket under releases/newsread-<sha256> and instances verify that checksum. Leave empty to use artifact_s3_key instead."
+  description = "Local path of the release binary (e.g. ../../target/release/newsread). Terraform uploads it as a new version of releases/newsread in the artifact bucket; instances fetch that exact version and verify its SHA-256. Leave empty to use artifact_s3_key instead."
   type        = string
   default     = ""
 
@@ -365,6 +393,28 @@ variable "artifact_sha256" {
   validation {
     condition     = var.artifact_s3_key == "" || can(regex("^[0-9a-f]{64}$", var.artifact_sha256))
     error_message = "artifact_sha256 must be the 64-hex-digit SHA-256 of the artifact when artifact_s3_key is used."
+  }
+}
+
+variable "artifact_s3_version_id" {
+  description = "Optional S3 version ID of the object at artifact_s3_key (pins the exact version the instances fetch). Ignored when artifact_path is set: Terraform uses the version it uploaded."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]*$", var.artifact_s3_version_id))
+    error_message = "artifact_s3_version_id must be empty or an S3 version ID."
+  }
+}
+
+variable "artifact_releases_kept" {
+  description = "How many earlier releases (noncurrent versions of releases/newsread) the artifact bucket's lifecycle rule always keeps for rollbacks; older ones expire after 90 days."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.artifact_releases_kept >= 3 && var.artifact_releases_kept <= 100
+    error_message = "artifact_releases_kept must be between 3 and 100 (instance refresh rollback needs at least the previous release)."
   }
 }
 
@@ -471,9 +521,20 @@ variable "db_deletion_protection" {
 }
 
 variable "db_skip_final_snapshot" {
-  description = "false (default): destroying the primary first takes a final snapshot named <name>-<environment>-db-final. true: no final snapshot (trials only)."
+  description = "false (default): destroying the primary first takes a final snapshot named <name>-<environment>-db-final-<UTC creation time of the database> (unique per database, so a later destroy of a re-created stack does not collide). true: no final snapshot (trials only)."
   type        = bool
   default     = false
+}
+
+variable "db_app_username" {
+  description = "Database role the web servers connect as (least privilege: SELECT/INSERT/UPDATE/DELETE on the app's tables). newsread migrate creates it with the password Terraform generates into the app credential secret; the master user is used only by the migration unit."
+  type        = string
+  default     = "newsread_app"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,15}$", var.db_app_username)) && var.db_app_username != var.db_master_username
+    error_message = "db_app_username must be 1-16 lower-case letters, digits or underscores starting with a letter, and differ from db_master_username."
+  }
 }
 
 variable "db_master_username" {

@@ -1,18 +1,17 @@
 # Terraform and provider pins. Every resource lives in this repository: no
 # module is pulled from the public registry (modules/ holds the only module,
-# a pure template renderer with no provider).
+# a pure template renderer with no provider). The only provider is
+# hashicorp/aws: passwords come from Secrets Manager's GetRandomPassword
+# (ephemeral or data source), not from hashicorp/random, so the configuration
+# initialises from a mirror holding hashicorp/aws alone (CI: /opt/tf-plugins).
 
 terraform {
-  required_version = ">= 1.9.0, < 2.0.0"
+  required_version = ">= 1.11.0, < 2.0.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
       version = "~> 5.80"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
     }
   }
 

@@ -12,6 +12,29 @@ use hcl::Expression;
 
 const ROOT_SGS: [&str; 4] = ["alb", "app", "db", "efs"];
 
+/// IAM actions without resource-level permissions: "*" is the only resource
+/// they accept (the SSM agent's message channels and State Manager calls).
+const NO_RESOURCE_LEVEL: [&str; 18] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:DescribeAssociation",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:PutComplianceItems",
+    "ssm:PutConfigurePackageResult",
+    "ssm:GetManifest",
+];
+
 fn sg_ref(name: &str) -> String {
     format!("aws_security_group.{name}.id")
 }
@@ -790,8 +813,8 @@ fn asg(tf: &Tf) -> Outcome {
         },
     );
     v.check(
-        attr_str(b, "health_check_type").as_deref() == Some("ELB"),
-        || "ASG must use ELB health checks".into(),
+        attr_str(b, "health_check_type").as_deref() == Some("EC2"),
+        || "ASG must replace instances on EC2 (liveness) health, not on the ALB's readiness".into(),
     );
     v.check(
         attr_text(b, "vpc_zone_identifier") == "aws_subnet.private_app[*].id",
@@ -853,7 +876,7 @@ fn autoscaling_group_is_2_4_6_with_cpu_and_request_tracking() {
         &[
             &[("variables.tf", "description = \"Auto Scaling group maximum size.\" type = number default = 6", "description = \"Auto Scaling group maximum size.\" type = number default = 8")],
             &[("variables.tf", "description = \"Auto Scaling group minimum size.\" type = number default = 2", "description = \"Auto Scaling group minimum size.\" type = number default = 1")],
-            &[("app.tf", "health_check_type = \"ELB\"", "health_check_type = \"EC2\"")],
+            &[("app.tf", "health_check_type = \"EC2\"", "health_check_type = \"ELB\"")],
             &[("app.tf", "\"ASGAverageCPUUtilization\"", "\"ASGAverageNetworkIn\"")],
             &[("app.tf", "\"ALBRequestCountPerTarget\"", "\"ASGAverageNetworkOut\"")],
             &[("variables.tf", "description = \"Target tracking: average CPU utilisation of the group.\" type = number default = 50",
@@ -1100,23 +1123,27 @@ fn origin_header(tf: &Tf) -> Outcome {
             .map(|c| attr_text(c, "http_header_name"))
             .unwrap_or_default();
         let values = cond.map(|c| attr_text(c, "values")).unwrap_or_default();
-        v.check(name == "local.origin_header_name" && values.contains("random_password.origin_header"),
+        v.check(name == "local.origin_header_name" && values.contains("terraform_data.origin_header"),
             || format!("{}: forwarding must require the secret origin header (name {name}, values {values})", r.address()));
         let fwd = block_path(r.body(), &["action"])
             .is_some_and(|a| attr_str(a, "type").as_deref() == Some("forward"));
         v.check(fwd, || format!("{}: must forward to the app", r.address()));
     }
-    let pw = m.resource("random_password", "origin_header");
-    v.check(pw.is_some_and(|p| attr(p.body(), "length").and_then(|e| m.number(e)).unwrap_or(0.0) >= 32.0
-        && attr(p.body(), "special").and_then(|e| m.boolean(e)) == Some(false)),
-        || "the origin secret must be a random_password of 32+ characters without wildcard characters".into());
+    let pw = m.data("aws_secretsmanager_random_password", "origin_header");
+    v.check(pw.is_some_and(|p| attr(p.body(), "password_length").and_then(|e| m.number(e)).unwrap_or(0.0) >= 32.0
+        && attr(p.body(), "exclude_punctuation").and_then(|e| m.boolean(e)) == Some(true)),
+        || "the origin secret must be a generated password of 32+ characters without punctuation (ALB wildcards)".into());
+    let keeper = m.resource("terraform_data", "origin_header");
+    v.check(keeper.is_some_and(|k| attr_text(k.body(), "input").contains("data.aws_secretsmanager_random_password.origin_header")
+        && block_path(k.body(), &["lifecycle"]).is_some_and(|l| attr_text(l, "ignore_changes").contains("input"))),
+        || "the origin secret must be kept in state (terraform_data ignoring later reads), not regenerated each plan".into());
     let cf = m
         .resource("aws_cloudfront_distribution", "this")
         .and_then(|c| block_path(c.body(), &["origin", "custom_header"]));
     v.check(
         cf.is_some_and(|h| {
             attr_text(h, "name") == "local.origin_header_name"
-                && attr_text(h, "value").contains("random_password.origin_header")
+                && attr_text(h, "value").contains("terraform_data.origin_header")
         }),
         || "CloudFront must send the secret origin header".into(),
     );
@@ -1139,7 +1166,8 @@ fn alb_forwards_only_requests_with_cloudfronts_secret_header() {
                 "name = local.origin_header_name",
                 "name = \"X-Something-Else\"",
             )],
-            &[("alb.tf", "special = false", "special = true")],
+            &[("alb.tf", "exclude_punctuation = true", "exclude_punctuation = false")],
+            &[("alb.tf", "ignore_changes = [input]", "ignore_changes = []")],
         ],
     );
 }
@@ -1251,17 +1279,22 @@ fn secrets_least_privilege(tf: &Tf) -> Outcome {
             continue;
         }
         grants += 1;
+        let put_only_app = actions == vec!["secretsmanager:PutSecretValue".to_string()]
+            && resources.len() == 1
+            && resources[0]
+                .trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
+                == "aws_secretsmanager_secret.db_app.arn";
         v.check(
-            actions.iter().all(|a| a == "secretsmanager:GetSecretValue"),
-            || format!("{doc}: secrets may only be read (GetSecretValue), got {actions:?}"),
+            actions.iter().all(|a| a == "secretsmanager:GetSecretValue") || put_only_app,
+            || format!("{doc}: secrets may only be read (GetSecretValue), and only the app's own credential written (PutSecretValue, rotation); got {actions:?} on {resources:?}"),
         );
         v.check(
             !resources.is_empty() && resources.iter().all(|r| !r.contains('*')),
             || format!("{doc}: secretsmanager actions on a wildcard resource {resources:?}"),
         );
     }
-    v.check(grants == 1, || {
-        format!("exactly one statement may grant secret access, found {grants}")
+    v.check(grants == 2, || {
+        format!("exactly two statements may grant secret access (read; rotate the app credential), found {grants}")
     });
     let arns = m
         .local("app_secret_arns")
@@ -1299,8 +1332,8 @@ fn no_wildcard_resource_on_secrets_manager() {
             )],
             &[(
                 "iam.tf",
-                "policy/AmazonSSMManagedInstanceCore",
-                "policy/SecretsManagerReadWrite",
+                "resources = [aws_secretsmanager_secret.db_app.arn]",
+                "resources = local.app_secret_arns",
             )],
             &[(
                 "iam.tf",
@@ -1324,21 +1357,24 @@ fn app_role_least_privilege(tf: &Tf) -> Outcome {
             .unwrap_or_default();
         let conds = blocks(s.body(), "condition").len();
         if actions.iter().any(|a| a.starts_with("s3:")) {
-            v.check(actions == vec!["s3:GetObject".to_string()], || {
-                format!("S3 access must be GetObject only: {actions:?}")
-            });
+            v.check(
+                actions == vec!["s3:GetObject".to_string(), "s3:GetObjectVersion".to_string()],
+                || format!("S3 access must be GetObject(Version) only: {actions:?}"),
+            );
             v.check(res.contains("/releases/*"), || {
                 format!("S3 reads limited to the artifact prefix, got {res}")
             });
         }
         if actions.iter().any(|a| a.starts_with("kms:")) {
             v.check(
-                conds > 0 && actions == vec!["kms:Decrypt".to_string()],
-                || "kms:Decrypt only, and only through the services (kms:ViaService)".into(),
+                conds > 0
+                    && (actions == vec!["kms:Decrypt".to_string()]
+                        || actions == vec!["kms:GenerateDataKey".to_string()]),
+                || "kms:Decrypt / kms:GenerateDataKey only, and only through the services (kms:ViaService)".into(),
             );
         }
         if res.contains("\"*\"") {
-            v.check(conds > 0, || {
+            v.check(conds > 0 || actions.iter().all(|a| NO_RESOURCE_LEVEL.contains(&a.as_str())), || {
                 format!("statement on * without a condition: {actions:?}")
             });
         }
@@ -1347,15 +1383,12 @@ fn app_role_least_privilege(tf: &Tf) -> Outcome {
             || format!("wildcard action {actions:?}"),
         );
     }
-    let core = m
-        .resources("aws_iam_role_policy_attachment")
-        .iter()
-        .any(|a| {
-            attr_text(a.body(), "role").contains("aws_iam_role.app")
-                && attr_text(a.body(), "policy_arn").contains("AmazonSSMManagedInstanceCore")
-        });
-    v.check(core, || {
-        "the app role needs AmazonSSMManagedInstanceCore for Session Manager".into()
+    let agent = m.resources("aws_iam_role_policy").iter().any(|p| {
+        attr_text(p.body(), "role").contains("aws_iam_role.app")
+            && attr_text(p.body(), "policy").contains("data.aws_iam_policy_document.ssm_agent")
+    });
+    v.check(agent, || {
+        "the app role needs the SSM agent statements for Session Manager".into()
     });
     let bastion = m.var_default("enable_bastion");
     v.check(matches!(bastion, Some(Expression::Bool(false))), || {
@@ -1384,13 +1417,18 @@ fn app_role_is_least_privilege_and_operators_use_ssm() {
             )],
             &[(
                 "iam.tf",
-                "actions = [\"s3:GetObject\"]",
+                "actions = [\"s3:GetObject\", \"s3:GetObjectVersion\"]",
                 "actions = [\"s3:GetObject\", \"s3:PutObject\"]",
             )],
             &[(
                 "iam.tf",
                 "actions = [\"kms:Decrypt\"]",
                 "actions = [\"kms:Decrypt\", \"kms:Encrypt\"]",
+            )],
+            &[(
+                "iam.tf",
+                "\"ssm:GetManifest\",",
+                "\"ssm:GetManifest\", \"ssm:GetParameter\",",
             )],
             &[(
                 "variables.tf",
@@ -1411,7 +1449,12 @@ fn edge(tf: &Tf) -> Outcome {
         .ok_or("CloudFront missing")?;
     let b = cf.body();
     let policy_name = |data: &str| {
-        let name = data.trim_end_matches(".id").split('.').nth(2).unwrap_or("");
+        let name = data
+            .trim_end_matches(".id")
+            .trim_end_matches("[0]")
+            .split('.')
+            .nth(2)
+            .unwrap_or("");
         m.data(data.split('.').nth(1).unwrap_or(""), name)
             .and_then(|d| attr_str(d.body(), "name"))
             .unwrap_or_default()
@@ -1423,7 +1466,7 @@ fn edge(tf: &Tf) -> Outcome {
         }),
         || "dynamic pages must not be cached (Managed-CachingDisabled)".into(),
     );
-    v.check(def.is_some_and(|d| policy_name(&attr_text(d, "origin_request_policy_id")) == "Managed-AllViewer"), || "dynamic pages must forward viewer headers, cookies and query strings (Managed-AllViewer)".into());
+    v.check(def.is_some_and(|d| policy_name(&attr_text(d, "origin_request_policy_id")) == "Managed-AllViewerAndCloudFrontHeaders-2022-06"), || "dynamic pages must forward viewer headers, cookies, query strings and CloudFront-Viewer-Address (Managed-AllViewerAndCloudFrontHeaders-2022-06)".into());
     let stat = blocks(b, "ordered_cache_behavior")
         .into_iter()
         .find(|o| attr_str(o.body(), "path_pattern").as_deref() == Some("/static/*"));
@@ -1485,7 +1528,7 @@ fn cloudfront_caches_only_static_assets_with_us_east_1_certificate() {
         edge,
         &[
             &[("edge.tf", "path_pattern = \"/static/*\"", "path_pattern = \"/assets/*\"")],
-            &[("edge.tf", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_disabled.id", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_optimized.id")],
+            &[("edge.tf", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_disabled[0].id", "cache_policy_id = data.aws_cloudfront_cache_policy.caching_optimized[0].id")],
             &[("edge.tf", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.us_east_1", "resource \"aws_acm_certificate\" \"cloudfront\" { count = local.edge_enabled ? 1 : 0 provider = aws.eu_central")],
             &[("edge.tf", "name = \"AWSManagedRulesKnownBadInputsRuleSet\"", "name = \"AWSManagedRulesLinuxRuleSet\"")],
         ],
@@ -1617,17 +1660,22 @@ fn app_environment(tf: &Tf) -> Outcome {
             format!("{k}: secrets are passed as ARNs only")
         });
         v.check(
-            !val.contains("master_user_password") && !val.contains("random_password"),
+            !val.contains("master_user_password")
+                && !val.contains("random_password")
+                && !val.contains("origin_header"),
             || format!("{k} carries a secret value"),
         );
     }
     let get = |k: &str| keys.get(k).cloned().unwrap_or_default();
     v.check(
-        get("NEWSREAD_DATABASE_SECRET_ARN").contains("master_user_secret[0].secret_arn"),
-        || "database secret must be the RDS-managed secret's ARN".into(),
+        get("NEWSREAD_DATABASE_SECRET_ARN") == "aws_secretsmanager_secret.db_app.arn",
+        || "the web servers' database secret must be their own credential's ARN".into(),
     );
     v.check(
-        get("NEWSREAD_DATABASE_REPLICA_URL").contains("aws_db_instance.replica.address"),
+        get("NEWSREAD_DATABASE_REPLICA_URL") == "local.db_replica_url"
+            && m
+                .local("db_replica_url")
+                .is_some_and(|e| show(&e).contains("aws_db_instance.replica.address")),
         || "replica URL must point at the replica".into(),
     );
     v.check(get("NEWSREAD_TRUSTED_PROXIES") == "var.vpc_cidr", || {
@@ -1672,8 +1720,8 @@ fn app_environment_matches_the_contract_and_carries_only_arns() {
         &[
             &[("app.tf", "NEWSREAD_TRUSTED_PROXIES = var.vpc_cidr", "")],
             &[("main.tf", "metrics_listen = \"127.0.0.1:9464\"", "metrics_listen = \"0.0.0.0:9464\"")],
-            &[("app.tf", "AWS_REGION = local.region", "AWS_REGION = local.region\n      NEWSREAD_DATABASE_PASSWORD = random_password.origin_header[\"a\"].result")],
-            &[("app.tf", "NEWSREAD_DATABASE_SECRET_ARN = aws_db_instance.primary.master_user_secret[0].secret_arn", "NEWSREAD_DATABASE_SECRET_ARN = \"\"")],
+            &[("app.tf", "NEWSREAD_LOG_FORMAT = \"json\"", "NEWSREAD_LOG_FORMAT = \"json\"\n      NEWSREAD_DATABASE_PASSWORD = terraform_data.origin_header[\"a\"].output")],
+            &[("app.tf", "NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn NEWSREAD_MIGRATE_ON_START", "NEWSREAD_DATABASE_SECRET_ARN = \"\" NEWSREAD_MIGRATE_ON_START")],
         ],
     );
 }
@@ -1690,11 +1738,24 @@ fn versions_and_sources(tf: &Tf) -> Outcome {
         format!("required_version must be bounded on both sides, is {rv:?}")
     });
     let rp = block_path(tfb.body(), &["required_providers"]);
-    for p in ["aws", "random"] {
-        let spec = rp.and_then(|b| attr(b, p)).map(show).unwrap_or_default();
-        v.check(spec.contains("~>"), || {
-            format!("provider {p} must be pinned with ~>, is {spec}")
-        });
+    let spec = rp.and_then(|b| attr(b, "aws")).map(show).unwrap_or_default();
+    v.check(spec.contains("~>"), || {
+        format!("provider aws must be pinned with ~>, is {spec}")
+    });
+    // The provider mirror (CI, offline installs) holds hashicorp/aws only.
+    let others: Vec<String> = rp
+        .map(|b| b.attributes().map(|a| a.key().to_string()).filter(|k| k != "aws").collect())
+        .unwrap_or_default();
+    v.check(others.is_empty(), || {
+        format!("hashicorp/aws must be the only provider (the mirror has no other), also requires {others:?}")
+    });
+    for module in tf.modules.values() {
+        for item in &module.items {
+            let used = ["resource", "data", "ephemeral"].contains(&item.kind())
+                && !item.label(0).starts_with("aws_")
+                && item.label(0) != "terraform_data";
+            v.check(!used, || format!("{}: needs a provider other than hashicorp/aws", item.address()));
+        }
     }
     for module in tf.modules.values() {
         for call in module.items_of("module") {
@@ -1722,8 +1783,18 @@ fn versions_are_pinned_and_no_registry_module_is_used() {
             )],
             &[(
                 "versions.tf",
-                "required_version = \">= 1.9.0, < 2.0.0\"",
-                "required_version = \">= 1.9.0\"",
+                "required_version = \">= 1.11.0, < 2.0.0\"",
+                "required_version = \">= 1.11.0\"",
+            )],
+            &[(
+                "versions.tf",
+                "version = \"~> 5.80\" }",
+                "version = \"~> 5.80\" }\n    random = { source = \"hashicorp/random\", version = \"~> 3.6\" }",
+            )],
+            &[(
+                "database.tf",
+                "resource \"terraform_data\" \"db_final_snapshot_suffix\" {",
+                "resource \"random_id\" \"db_final_snapshot_suffix\" {",
             )],
             &[(
                 "app.tf",
@@ -1852,4 +1923,376 @@ fn find_flexible_matches_across_alignment() {
         Some("count    = 3\n  name")
     );
     assert!(find_flexible(hay, "count = 4").is_none());
+}
+
+// ------------------------------------------------ issue 13: day-one defects ---
+
+fn module_template(name: &str) -> String {
+    let path = terraform_dir().join("modules/app-user-data/templates").join(name);
+    std::fs::read_to_string(&path).unwrap_or_default()
+}
+
+/// Defect 1: a new release must not delete the previous one (provider 5.x
+/// deletes every version of a key it destroys), so rollbacks can fetch it.
+fn releases_survive_a_new_release(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let key = m.local("artifact_key").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        key.contains("\"releases/newsread\"") && !key.contains("artifact_sha256"),
+        || format!("a new build must be a new version of one key (updated in place), not a new key that replaces the old object: artifact_key = {key}"),
+    );
+    let version = m.local("artifact_version_id").map(|e| show(&e)).unwrap_or_default();
+    v.check(version.contains("aws_s3_object.binary[0].version_id"), || {
+        "the instances must fetch the exact version Terraform uploaded".into()
+    });
+    let call = m.items_of("module").find(|i| i.label(0) == "user_data");
+    v.check(
+        call.is_some_and(|c| attr_text(c.body(), "artifact_version_id") == "local.artifact_version_id"),
+        || "the version ID must reach the user data (a new release = a new launch template version)".into(),
+    );
+    let kept = m
+        .resource("aws_s3_bucket_lifecycle_configuration", "artifacts")
+        .and_then(|l| {
+            blocks(l.body(), "rule").into_iter().find_map(|r| {
+                block_path(r.body(), &["noncurrent_version_expiration"])
+                    .and_then(|n| attr(n, "newer_noncurrent_versions"))
+                    .and_then(|e| m.number(e))
+            })
+        });
+    v.check(kept.is_some_and(|k| k >= 3.0), || {
+        format!("the lifecycle rule must keep the last few releases (newer_noncurrent_versions >= 3), is {kept:?}")
+    });
+    let lt = m.resource("aws_s3_object", "binary");
+    v.check(
+        lt.is_some_and(|o| block_path(o.body(), &["lifecycle"]).is_none_or(|l| attr(l, "create_before_destroy").is_none())),
+        || "the release object is updated in place".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn a_new_release_keeps_the_previous_binaries_for_rollback() {
+    assert_policy(
+        releases_survive_a_new_release,
+        &[
+            &[("s3.tf", "artifact_key = var.artifact_path != \"\" ? \"releases/newsread\"", "artifact_key = var.artifact_path != \"\" ? \"releases/newsread-${local.artifact_sha256}\"")],
+            &[("s3.tf", "newer_noncurrent_versions = var.artifact_releases_kept", "")],
+            &[("app.tf", "artifact_version_id = local.artifact_version_id", "")],
+        ],
+    );
+}
+
+/// Defect 2: instance replacement follows the instance's liveness, routing
+/// follows readiness, and rolling deploys still wait for readiness.
+fn replacement_follows_liveness(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let g = m.resource("aws_autoscaling_group", "app").ok_or("ASG missing")?;
+    let b = g.body();
+    v.check(attr_str(b, "health_check_type").as_deref() == Some("EC2"), || {
+        "with ELB health checks a database failover (/readyz 503 everywhere) terminates the whole fleet".into()
+    });
+    let tg = m.resource("aws_lb_target_group", "app");
+    v.check(
+        tg.and_then(|t| block_path(t.body(), &["health_check"]))
+            .and_then(|h| attr_str(h, "path"))
+            .as_deref()
+            == Some("/readyz"),
+        || "routing follows readiness (/readyz)".into(),
+    );
+    let hook = block_path(b, &["initial_lifecycle_hook"]);
+    v.check(
+        hook.is_some_and(|h| {
+            attr_str(h, "lifecycle_transition").as_deref() == Some("autoscaling:EC2_INSTANCE_LAUNCHING")
+                && attr_str(h, "default_result").as_deref() == Some("ABANDON")
+        }),
+        || "a launching instance must wait for readiness (launch hook, ABANDON by default)".into(),
+    );
+    let prefs = block_path(b, &["instance_refresh", "preferences"]);
+    v.check(
+        prefs.is_some_and(|p| attr(p, "auto_rollback").and_then(|e| m.boolean(e)) == Some(true)),
+        || "a failed refresh must roll back".into(),
+    );
+    let hook_name = m.items_of("module").find(|i| i.label(0) == "user_data")
+        .map(|c| attr_text(c.body(), "launch_hook_name")).unwrap_or_default();
+    v.check(hook_name == "local.launch_hook_name"
+        && hook.is_some_and(|h| attr_text(h, "name") == "local.launch_hook_name"),
+        || "the instance's launch gate must complete the group's own hook".into());
+    let timer = module_template("newsread-liveness.timer.tftpl");
+    let script = module_template("newsread-liveness.sh.tftpl");
+    v.check(timer.contains("OnUnitActiveSec="), || "the liveness watchdog timer is missing".into());
+    v.check(
+        script.contains("/healthz") && !script.contains("/readyz") && script.contains("systemctl restart"),
+        || "the watchdog must restart newsread on /healthz (liveness) failures only".into(),
+    );
+    let gate = module_template("newsread-launch-gate.service.tftpl");
+    v.check(gate.contains("/readyz"), || "the launch gate must wait for /readyz".into());
+    v.outcome()
+}
+
+#[test]
+fn a_database_failover_does_not_replace_the_fleet() {
+    assert_policy(
+        replacement_follows_liveness,
+        &[
+            &[("app.tf", "health_check_type = \"EC2\"", "health_check_type = \"ELB\"")],
+            &[("app.tf", "default_result = \"ABANDON\"", "default_result = \"CONTINUE\"")],
+            &[("app.tf", "initial_lifecycle_hook {", "initial_lifecycle_hook_removed {")],
+            &[("alb.tf", "path = \"/readyz\"", "path = \"/healthz\"")],
+        ],
+    );
+}
+
+/// Defect 3: S3 access logging of a bucket is configured only once the log
+/// bucket's policy lets the logging service write.
+fn logging_after_log_bucket_policy(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let logging = m.resources("aws_s3_bucket_logging");
+    v.check(!logging.is_empty(), || "no S3 access logging".into());
+    for l in logging {
+        let target = attr_text(l.body(), "target_bucket");
+        let bucket = target.split('.').nth(1).unwrap_or("").to_string();
+        let deps = attr_text(l.body(), "depends_on");
+        v.check(deps.contains(&format!("aws_s3_bucket_policy.{bucket}")), || {
+            format!("{}: must depend on aws_s3_bucket_policy.{bucket} (InvalidTargetBucketForLogging on the first apply)", l.address())
+        });
+    }
+    v.outcome()
+}
+
+#[test]
+fn access_logging_waits_for_the_log_bucket_policy() {
+    assert_policy(
+        logging_after_log_bucket_policy,
+        &[&[("s3.tf", "depends_on = [aws_s3_bucket_policy.logs] }", "}")]],
+    );
+}
+
+/// Defect 4: the web servers use their own least-privilege credential; the
+/// master credential is only for the migration unit.
+fn app_has_its_own_database_role(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let env = m.local("app_environment").map(|e| show(&e)).unwrap_or_default();
+    v.check(!env.contains("master_user_secret"), || {
+        "the web servers' environment must not carry the master secret".into()
+    });
+    v.check(env.contains("NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn"), || {
+        "the web servers must connect with the app credential secret".into()
+    });
+    v.check(env.contains("NEWSREAD_MIGRATE_ON_START = \"false\""), || {
+        "the web servers must not run DDL (NEWSREAD_MIGRATE_ON_START=false)".into()
+    });
+    let mig = m.local("migrate_environment").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        mig.contains("NEWSREAD_DATABASE_ADMIN_SECRET_ARN = aws_db_instance.primary.master_user_secret[0].secret_arn")
+            && mig.contains("NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn"),
+        || "the migration unit gets the master (admin) secret and the app secret".into(),
+    );
+    let secret = m.resource("aws_secretsmanager_secret", "db_app");
+    v.check(secret.is_some_and(|s| attr_text(s.body(), "kms_key_id").contains("aws_kms_key.main")), || {
+        "the app credential secret must use the CMK".into()
+    });
+    let version = m.resource("aws_secretsmanager_secret_version", "db_app");
+    v.check(
+        version.is_some_and(|s| {
+            attr(s.body(), "secret_string").is_none()
+                && attr_text(s.body(), "secret_string_wo").contains("ephemeral.aws_secretsmanager_random_password.db_app")
+        }),
+        || "the generated password must be write-only (never in state): secret_string_wo from an ephemeral password".into(),
+    );
+    let unit = module_template("newsread-migrate.service.tftpl");
+    v.check(unit.contains("Type=oneshot") && unit.contains("newsread migrate") || unit.contains("${exec_migrate}"), || "newsread-migrate.service missing".into());
+    let serve = module_template("newsread.service.tftpl");
+    v.check(serve.contains("Requires=newsread-migrate.service"), || "newsread.service must require the migration".into());
+    v.outcome()
+}
+
+#[test]
+fn web_servers_connect_with_their_own_least_privilege_role() {
+    assert_policy(
+        app_has_its_own_database_role,
+        &[
+            &[("app.tf", "NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn NEWSREAD_MIGRATE_ON_START", "NEWSREAD_DATABASE_SECRET_ARN = aws_db_instance.primary.master_user_secret[0].secret_arn NEWSREAD_MIGRATE_ON_START")],
+            &[("app.tf", "NEWSREAD_MIGRATE_ON_START = \"false\"", "NEWSREAD_MIGRATE_ON_START = \"true\"")],
+            &[("secrets.tf", "secret_string_wo = jsonencode({", "secret_string = jsonencode({")],
+        ],
+    );
+}
+
+/// Defect 5: no silent burst-credit surcharge: the default app type is not
+/// burstable, and a burstable type gets an explicit credit mode.
+fn instance_family_is_deliberate(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let types = m.local("app_instance_type").map(|e| show(&e)).unwrap_or_default();
+    let defaults: Vec<&str> = types.split('"').skip(1).step_by(2).filter(|s| s.contains('.')).collect();
+    v.check(!defaults.is_empty(), || format!("no default instance type in {types}"));
+    for t in &defaults {
+        v.check(!t.starts_with('t'), || {
+            format!("default app type {t} is burstable: at the 50% CPU target it runs on surplus credits")
+        });
+    }
+    let lt = m.resource("aws_launch_template", "app");
+    let credit = lt.is_some_and(|l| {
+        l.body().blocks().any(|b| {
+            b.identifier() == "dynamic" && b.labels().first().is_some_and(|x| x.as_str() == "credit_specification")
+        })
+    });
+    v.check(credit, || "a burstable app type must get an explicit credit mode (credit_specification)".into());
+    v.outcome()
+}
+
+#[test]
+fn app_instance_family_and_credit_mode_are_deliberate() {
+    assert_policy(
+        instance_family_is_deliberate,
+        &[
+            &[("main.tf", "\"c7a.medium\"", "\"t3.small\"")],
+            &[("app.tf", "dynamic \"credit_specification\" {", "dynamic \"credit_specification_removed\" {")],
+        ],
+    );
+}
+
+/// Defect 6: the AMI is resolved once and kept; a new Canonical image does
+/// not roll the fleet by itself.
+fn ami_is_pinned(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let ami = m.local("ami_id").map(|e| show(&e)).unwrap_or_default();
+    v.check(!ami.contains("data.aws_ssm_parameter"), || {
+        format!("local.ami_id must not follow the SSM parameter on every plan: {ami}")
+    });
+    v.check(ami.contains("terraform_data.ami"), || "local.ami_id must come from the kept value".into());
+    let keeper = m.resource("terraform_data", "ami");
+    v.check(
+        keeper.is_some_and(|k| {
+            attr_text(k.body(), "input").contains("data.aws_ssm_parameter.ubuntu_ami")
+                && block_path(k.body(), &["lifecycle"]).is_some_and(|l| attr_text(l, "ignore_changes").contains("input"))
+                && attr_text(k.body(), "triggers_replace").contains("var.ami_generation")
+        }),
+        || "terraform_data.ami must resolve the parameter once (ignore_changes = [input]) and change only with var.ami_generation".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn the_ami_is_pinned_and_changes_only_on_purpose() {
+    assert_policy(
+        ami_is_pinned,
+        &[
+            &[("main.tf", "ami_id = var.ami_id != null ? var.ami_id : terraform_data.ami[0].output", "ami_id = coalesce(var.ami_id, data.aws_ssm_parameter.ubuntu_ami[0].insecure_value)")],
+            &[("main.tf", "ignore_changes = [input]", "ignore_changes = []")],
+        ],
+    );
+}
+
+/// Defect 7: no account-wide parameter access through
+/// AmazonSSMManagedInstanceCore; the S3 gateway endpoint has a policy.
+fn ssm_and_s3_endpoint_least_privilege(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    for a in m.resources("aws_iam_role_policy_attachment") {
+        let arn = attr_text(a.body(), "policy_arn");
+        v.check(!arn.contains("AmazonSSMManagedInstanceCore"), || {
+            format!("{}: AmazonSSMManagedInstanceCore grants ssm:GetParameter(s) on every parameter", a.address())
+        });
+    }
+    for (doc, actions, resources, effect) in statements(m) {
+        if effect != "Allow" {
+            continue;
+        }
+        let params = actions.iter().any(|a| a.starts_with("ssm:GetParameter") || a == "ssm:*" || a == "*");
+        if params {
+            v.check(resources.iter().all(|r| !r.contains('*')), || {
+                format!("{doc}: parameter reads on a wildcard {resources:?}")
+            });
+        }
+    }
+    let ep = m.resource("aws_vpc_endpoint", "s3");
+    v.check(
+        ep.is_some_and(|e| attr_text(e.body(), "policy").contains("data.aws_iam_policy_document.s3_endpoint")),
+        || "the S3 gateway endpoint needs an endpoint policy".into(),
+    );
+    let doc = m.data("aws_iam_policy_document", "s3_endpoint");
+    v.check(
+        doc.is_some_and(|d| {
+            blocks(d.body(), "statement").iter().all(|s| {
+                strings(attr(s.body(), "actions").unwrap_or(&Expression::Null))
+                    .iter()
+                    .all(|a| a == "s3:GetObject" || a == "s3:GetObjectVersion")
+            })
+        }),
+        || "the S3 endpoint policy may only allow reads".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn ssm_agent_and_s3_endpoint_are_least_privilege() {
+    assert_policy(
+        ssm_and_s3_endpoint_least_privilege,
+        &[
+            &[("bastion.tf", "resource \"aws_iam_role_policy\" \"bastion_ssm\" { count = var.enable_bastion ? 1 : 0 name = \"ssm-agent\" role = aws_iam_role.bastion[0].id policy = data.aws_iam_policy_document.ssm_agent.json }",
+               "resource \"aws_iam_role_policy_attachment\" \"bastion_ssm\" {\n  count = var.enable_bastion ? 1 : 0\n  role = aws_iam_role.bastion[0].name\n  policy_arn = \"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"\n}")],
+            &[("network.tf", "policy = data.aws_iam_policy_document.s3_endpoint.json", "")],
+            &[("network.tf", "sid = \"ReadOtherAccountsObjects\" actions = [\"s3:GetObject\"]", "sid = \"ReadOtherAccountsObjects\"\n    actions = [\"s3:GetObject\", \"s3:PutObject\"]")],
+            &[("iam.tf", "actions = [\"ssm:GetParameter\"]", "actions = [\"ssm:GetParameter\"]\n    resources = [\"*\"]\n  }\n  statement {\n    actions = [\"ssm:GetParameters\"]")],
+        ],
+    );
+}
+
+/// Defect 8: the final snapshot name is unique per database; trial mode
+/// reads no CloudFront data source. Issue 14: CloudFront forwards
+/// CloudFront-Viewer-Address and the app is told so only in domain mode.
+fn snapshot_and_edge_reads(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let snap = m
+        .resource("aws_db_instance", "primary")
+        .map(|p| attr_text(p.body(), "final_snapshot_identifier"))
+        .unwrap_or_default();
+    v.check(snap.contains("terraform_data.db_final_snapshot_suffix.output"), || {
+        format!("the final snapshot name must be unique per database, is {snap}")
+    });
+    let suffix = m.resource("terraform_data", "db_final_snapshot_suffix");
+    v.check(
+        suffix.is_some_and(|s| {
+            attr_text(s.body(), "input").contains("plantimestamp()")
+                && block_path(s.body(), &["lifecycle"]).is_some_and(|l| attr_text(l, "ignore_changes").contains("input"))
+        }),
+        || "the snapshot suffix must be fixed at creation (plantimestamp, ignore_changes)".into(),
+    );
+    for d in m.items_of("data").filter(|d| d.label(0).starts_with("aws_cloudfront_")) {
+        v.check(attr_text(d.body(), "count").contains("local.edge_enabled"), || {
+            format!("{}: read only with a domain (count on local.edge_enabled)", d.address())
+        });
+    }
+    let env = m.local("app_environment").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        env.contains("local.edge_enabled ? { NEWSREAD_CLIENT_ADDRESS_HEADER = \"CloudFront-Viewer-Address\" } : {}"),
+        || "NEWSREAD_CLIENT_ADDRESS_HEADER=CloudFront-Viewer-Address in domain mode only".into(),
+    );
+    let orp = m
+        .data("aws_cloudfront_origin_request_policy", "all_viewer_and_cloudfront")
+        .and_then(|d| attr_str(d.body(), "name"));
+    v.check(orp.as_deref() == Some("Managed-AllViewerAndCloudFrontHeaders-2022-06"), || {
+        format!("the origin request policy must forward CloudFront-Viewer-Address, is {orp:?}")
+    });
+    v.outcome()
+}
+
+#[test]
+fn final_snapshot_is_unique_and_trial_mode_reads_no_cloudfront() {
+    assert_policy(
+        snapshot_and_edge_reads,
+        &[
+            &[("database.tf", "final_snapshot_identifier = \"${local.db_identifier}-final-${terraform_data.db_final_snapshot_suffix.output}\"", "final_snapshot_identifier = \"${local.db_identifier}-final\"")],
+            &[("edge.tf", "data \"aws_cloudfront_cache_policy\" \"caching_disabled\" { count = local.edge_enabled ? 1 : 0", "data \"aws_cloudfront_cache_policy\" \"caching_disabled\" {")],
+            &[("app.tf", "local.edge_enabled ? { NEWSREAD_CLIENT_ADDRESS_HEADER", "true ? { NEWSREAD_CLIENT_ADDRESS_HEADER")],
+            &[("edge.tf", "name = \"Managed-AllViewerAndCloudFrontHeaders-2022-06\"", "name = \"Managed-AllViewer\"")],
+        ],
+    );
 }

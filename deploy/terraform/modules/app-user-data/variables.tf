@@ -23,6 +23,17 @@ variable "artifact_key" {
   }
 }
 
+variable "artifact_version_id" {
+  description = "S3 version ID of the binary to fetch (empty: the current version of artifact_key). Pinning it keeps an older launch template version on its own binary."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]*$", var.artifact_version_id))
+    error_message = "artifact_version_id must be empty or an S3 version ID."
+  }
+}
+
 variable "artifact_sha256" {
   description = "Hex SHA-256 the downloaded binary must match."
   type        = string
@@ -66,6 +77,37 @@ variable "environment" {
   validation {
     condition     = alltrue([for k, v in var.environment : can(regex("^[A-Za-z0-9._:/?&=%@,+!-]*$", v)) && !can(regex("://[^/@]*@", v))])
     error_message = "environment values may only use URL-safe characters, and URLs must not embed credentials (user:password@host)."
+  }
+}
+
+variable "migrate_environment" {
+  description = "Variables of newsread-migrate.service (own EnvironmentFile, root-only, hidden from the web server). Secret values are refused: only secret ARNs may appear."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for k, v in var.migrate_environment : can(regex("^[A-Z][A-Z0-9_]*$", k))])
+    error_message = "migrate_environment keys must be upper-case shell identifiers."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, v in var.migrate_environment :
+      endswith(k, "_ARN") || !can(regex("(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", k))
+    ])
+    error_message = "migrate_environment must not carry secret values: pass a Secrets Manager ARN in a *_ARN variable instead."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, v in var.migrate_environment :
+      !endswith(k, "_SECRET_ARN") || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$", v))
+    ])
+    error_message = "migrate_environment: every *_SECRET_ARN variable must hold a Secrets Manager secret ARN."
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.migrate_environment : can(regex("^[A-Za-z0-9._:/?&=%@,+!-]*$", v)) && !can(regex("://[^/@]*@", v))])
+    error_message = "migrate_environment values may only use URL-safe characters, and URLs must not embed credentials (user:password@host)."
   }
 }
 
@@ -125,4 +167,30 @@ variable "install_dir" {
   description = "Directory the binary is installed under (bin/newsread)."
   type        = string
   default     = "/opt/newsread"
+}
+
+variable "app_port" {
+  description = "Port newsread listens on: the liveness watchdog and the launch gate probe /healthz and /readyz on 127.0.0.1 there."
+  type        = number
+
+  validation {
+    condition     = var.app_port >= 1024 && var.app_port <= 65535
+    error_message = "app_port must be between 1024 and 65535."
+  }
+}
+
+variable "asg_name" {
+  description = "Name of the Auto Scaling group whose launch lifecycle hook the launch gate completes."
+  type        = string
+}
+
+variable "launch_hook_name" {
+  description = "Name of the launch lifecycle hook (autoscaling:EC2_INSTANCE_LAUNCHING) the launch gate completes once /readyz answers 200."
+  type        = string
+}
+
+variable "launch_gate_timeout_sec" {
+  description = "Seconds the launch gate waits for /readyz before abandoning the launch; keep it below the hook's heartbeat timeout."
+  type        = number
+  default     = 840
 }

@@ -52,8 +52,8 @@ def _hmac(key, msg):
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
-def sigv4_headers(host, key, region, access_key, secret_key, session_token, now):
-    """Headers of a SigV4-signed S3 GET of https://host/key at time now (UTC)."""
+def sigv4_headers(host, key, region, access_key, secret_key, session_token, now, version_id=""):
+    """Headers of a SigV4-signed S3 GET of https://host/key[?versionId=...] at time now (UTC)."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     datestamp = now.strftime("%Y%m%d")
     # S3 canonical URI: each path segment URI-encoded once, slashes kept.
@@ -68,8 +68,9 @@ def sigv4_headers(host, key, region, access_key, secret_key, session_token, now)
     names = sorted(headers)
     signed_headers = ";".join(names)
     canonical_headers = "".join("%s:%s\n" % (n, headers[n].strip()) for n in names)
+    canonical_query = "versionId=" + urllib.parse.quote(version_id, safe="-_.~") if version_id else ""
     canonical_request = "\n".join(
-        ["GET", canonical_uri, "", canonical_headers, signed_headers, UNSIGNED_PAYLOAD]
+        ["GET", canonical_uri, canonical_query, canonical_headers, signed_headers, UNSIGNED_PAYLOAD]
     )
     scope = "%s/%s/s3/aws4_request" % (datestamp, region)
     string_to_sign = "\n".join(
@@ -93,13 +94,14 @@ def sigv4_headers(host, key, region, access_key, secret_key, session_token, now)
     return canonical_uri, headers
 
 
-def fetch(endpoint, region, key, sha256, output, imds, scheme="https", now=None):
+def fetch(endpoint, region, key, sha256, output, imds, scheme="https", now=None, version_id=""):
     access_key, secret_key, token = imds_credentials(imds)
     host = endpoint
     uri, headers = sigv4_headers(
-        host, key, region, access_key, secret_key, token, now or datetime.datetime.now(datetime.timezone.utc)
+        host, key, region, access_key, secret_key, token, now or datetime.datetime.now(datetime.timezone.utc), version_id
     )
-    req = urllib.request.Request("%s://%s%s" % (scheme, host, uri), headers=headers)
+    query = "?versionId=" + urllib.parse.quote(version_id, safe="-_.~") if version_id else ""
+    req = urllib.request.Request("%s://%s%s%s" % (scheme, host, uri, query), headers=headers)
     out_dir = os.path.dirname(os.path.abspath(output))
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".fetch-")
@@ -127,12 +129,13 @@ def main(argv=None):
     parser.add_argument("--region", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--sha256", required=True)
+    parser.add_argument("--version-id", default="", help="S3 version ID (default: the current version)")
     parser.add_argument("--output", required=True)
     parser.add_argument("--imds", default=IMDS_DEFAULT, help=argparse.SUPPRESS)
     parser.add_argument("--scheme", default="https", choices=["https", "http"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        fetch(args.endpoint, args.region, args.key, args.sha256, args.output, args.imds, args.scheme)
+        fetch(args.endpoint, args.region, args.key, args.sha256, args.output, args.imds, args.scheme, version_id=args.version_id)
     except (OSError, ValueError, KeyError, IndexError, urllib.error.URLError) as exc:
         print("fetch-s3-object: %s" % exc, file=sys.stderr)
         return 1

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""moto's AWS emulator, seeded for deploy/terraform (run by scripts/check-terraform.sh).
+
+Runs moto's server (the same WSGI app as `moto_server`) on 127.0.0.1 and adds
+what the configuration reads from AWS that moto does not have:
+
+  - Canonical's public SSM parameters for the Ubuntu 24.04 AMI
+    (/aws/service/canonical/...): moto ships only the Amazon Linux ones and
+    refuses to create /aws/* names through the API, so they are written into
+    its SSM backend, pointing at an image registered in moto's EC2;
+  - the CloudFront managed policies (Managed-CachingDisabled,
+    Managed-CachingOptimized, Managed-AllViewerAndCloudFrontHeaders-2022-06,
+    Managed-SecurityHeadersPolicy): moto has no cache, origin request or
+    response headers policy API at all, so List/Get of these four are
+    answered here with AWS's real IDs and settings (read-only stub);
+  - a public Route 53 hosted zone for the domain of the full-mode plan.
+
+It serves HTTPS (a throwaway self-signed certificate; the provider runs with
+insecure = true): moto evaluates bucket policies, and the buckets deny
+aws:SecureTransport = false, as they should. AWS managed IAM policies are
+loaded (MOTO_IAM_LOAD_MANAGED_POLICIES) for the RDS monitoring role.
+
+Writes {"endpoint", "ami_id", "zone_id"} as JSON to --ready-file once it
+serves, then serves until SIGTERM.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+import threading
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+
+import boto3
+import urllib3
+from moto.ec2.models import ec2_backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.ssm.models import Parameter, ssm_backends
+from werkzeug.serving import make_server
+
+ACCOUNT = "123456789012"
+NS = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
+WHEN = "2024-01-01T00:00:00.000Z"
+
+# AWS's managed CloudFront policies: the IDs are the same in every account.
+CACHE_POLICIES = {
+    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": ("Managed-CachingDisabled", 0, 0, 0, "none", "none", "none", False),
+    "658327ea-f89d-4fab-a63d-7e88639e58f6": ("Managed-CachingOptimized", 86400, 31536000, 1, "none", "none", "none", True),
+}
+ORIGIN_REQUEST_POLICIES = {
+    "33f36d7e-f396-46d9-90e0-52428a34d9dc": ("Managed-AllViewerAndCloudFrontHeaders-2022-06", "allViewerAndWhitelistCloudFront", "all", "all",
+                                              ["CloudFront-Viewer-Address", "CloudFront-Viewer-Country", "CloudFront-Is-Mobile-Viewer"]),
+}
+RESPONSE_HEADERS_POLICIES = {
+    "67f7725c-6f97-4210-82d7-5512b31e9d03": "Managed-SecurityHeadersPolicy",
+}
+
+
+def cache_policy_xml(pid):
+    name, default_ttl, max_ttl, min_ttl, cookies, headers, qs, compress = CACHE_POLICIES[pid]
+    enc = "true" if compress else "false"
+    return (
+        "<CachePolicy><Id>%s</Id><LastModifiedTime>%s</LastModifiedTime><CachePolicyConfig>"
+        "<Comment>AWS managed</Comment><Name>%s</Name><DefaultTTL>%d</DefaultTTL><MaxTTL>%d</MaxTTL><MinTTL>%d</MinTTL>"
+        "<ParametersInCacheKeyAndForwardedToOrigin><EnableAcceptEncodingGzip>%s</EnableAcceptEncodingGzip>"
+        "<EnableAcceptEncodingBrotli>%s</EnableAcceptEncodingBrotli>"
+        "<HeadersConfig><HeaderBehavior>%s</HeaderBehavior></HeadersConfig>"
+        "<CookiesConfig><CookieBehavior>%s</CookieBehavior></CookiesConfig>"
+        "<QueryStringsConfig><QueryStringBehavior>%s</QueryStringBehavior></QueryStringsConfig>"
+        "</ParametersInCacheKeyAndForwardedToOrigin></CachePolicyConfig></CachePolicy>"
+        % (pid, WHEN, name, default_ttl, max_ttl, min_ttl, enc, enc, headers, cookies, qs)
+    )
+
+
+def origin_request_policy_xml(pid):
+    name, hb, cb, qb, headers = ORIGIN_REQUEST_POLICIES[pid]
+    items = "".join("<Name>%s</Name>" % h for h in headers)
+    return (
+        "<OriginRequestPolicy><Id>%s</Id><LastModifiedTime>%s</LastModifiedTime><OriginRequestPolicyConfig>"
+        "<Comment>AWS managed</Comment><Name>%s</Name>"
+        "<HeadersConfig><HeaderBehavior>%s</HeaderBehavior><Headers><Quantity>%d</Quantity><Items>%s</Items></Headers></HeadersConfig>"
+        "<CookiesConfig><CookieBehavior>%s</CookieBehavior></CookiesConfig>"
+        "<QueryStringsConfig><QueryStringBehavior>%s</QueryStringBehavior></QueryStringsConfig>"
+        "</OriginRequestPolicyConfig></OriginRequestPolicy>" % (pid, WHEN, name, hb, len(headers), items, cb, qb)
+    )
+
+
+def response_headers_policy_xml(pid):
+    return (
+        "<ResponseHeadersPolicy><Id>%s</Id><LastModifiedTime>%s</LastModifiedTime><ResponseHeadersPolicyConfig>"
+        "<Comment>AWS managed</Comment><Name>%s</Name><SecurityHeadersConfig>"
+        "<ContentTypeOptions><Override>false</Override></ContentTypeOptions>"
+        "<FrameOptions><Override>false</Override><FrameOption>SAMEORIGIN</FrameOption></FrameOptions>"
+        "<ReferrerPolicy><Override>false</Override><ReferrerPolicy>strict-origin-when-cross-origin</ReferrerPolicy></ReferrerPolicy>"
+        "<StrictTransportSecurity><Override>false</Override><IncludeSubdomains>false</IncludeSubdomains><Preload>false</Preload>"
+        "<AccessControlMaxAgeSec>31536000</AccessControlMaxAgeSec></StrictTransportSecurity>"
+        "<XSSProtection><Override>false</Override><Protection>true</Protection><ModeBlock>true</ModeBlock></XSSProtection>"
+        "</SecurityHeadersConfig></ResponseHeadersPolicyConfig></ResponseHeadersPolicy>"
+        % (pid, WHEN, RESPONSE_HEADERS_POLICIES[pid])
+    )
+
+
+STUBS = {
+    "cache-policy": ("CachePolicyList", "CachePolicySummary", CACHE_POLICIES, cache_policy_xml),
+    "origin-request-policy": ("OriginRequestPolicyList", "OriginRequestPolicySummary", ORIGIN_REQUEST_POLICIES, origin_request_policy_xml),
+    "response-headers-policy": ("ResponseHeadersPolicyList", "ResponseHeadersPolicySummary", RESPONSE_HEADERS_POLICIES, response_headers_policy_xml),
+}
+
+
+def cloudfront_policy_stub(environ):
+    """(status, body) for a managed-policy List/Get, or None to pass to moto."""
+    parts = environ.get("PATH_INFO", "").strip("/").split("/")
+    if len(parts) < 2 or parts[0] != "2020-05-31" or parts[1] not in STUBS or environ["REQUEST_METHOD"] != "GET":
+        return None
+    list_tag, summary_tag, table, render = STUBS[parts[1]]
+    if len(parts) == 2:
+        items = "".join("<%s><Type>managed</Type>%s</%s>" % (summary_tag, render(pid), summary_tag) for pid in table)
+        return "200 OK", '<?xml version="1.0"?><%s xmlns="%s"><MaxItems>100</MaxItems><Quantity>%d</Quantity><Items>%s</Items></%s>' % (
+            list_tag, NS, len(table), items, list_tag)
+    pid = parts[2]
+    if pid not in table:
+        return "404 Not Found", '<?xml version="1.0"?><ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>NoSuch%s</Code><Message>not found</Message></Error></ErrorResponse>' % (
+            NS, "".join(w.capitalize() for w in parts[1].split("-")))
+    body = render(pid)
+    # GET .../{id}/config returns only the *Config element; GET .../{id} the whole policy.
+    return "200 OK", '<?xml version="1.0"?>' + body.replace("<%s>" % body[1:body.index(">")], '<%s xmlns="%s">' % (body[1:body.index(">")], NS), 1)
+
+
+def with_stubs(app):
+    def wrapped(environ, start_response):
+        stub = cloudfront_policy_stub(environ)
+        if stub is None:
+            return app(environ, start_response)
+        status, body = stub
+        data = body.encode()
+        start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("ETag", "E1MANAGED")])
+        return [data]
+
+    return wrapped
+
+
+def seed(endpoint, region, domain):
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint,
+                       aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
+    # An image to stand for Canonical's Ubuntu 24.04 (moto's RunInstances
+    # needs the AMI to exist).
+    ami = ec2.register_image(
+        Name="ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250101",
+        Architecture="x86_64", RootDeviceName="/dev/sda1", VirtualizationType="hvm",
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}],
+    )["ImageId"]
+    params = ssm_backends[ACCOUNT][region]._parameters
+    for arch in ("amd64", "arm64"):
+        name = "/aws/service/canonical/ubuntu/server/24.04/stable/current/%s/hvm/ebs-gp3/ami-id" % arch
+        params[name].append(Parameter(
+            account_id=ACCOUNT, name=name, value=ami, parameter_type="String", description=None,
+            allowed_pattern=None, keyid=None, last_modified_date=datetime.datetime.now(datetime.timezone.utc),
+            version=1, data_type="aws:ec2:image",
+        ))
+    r53 = boto3.client("route53", region_name="us-east-1", endpoint_url=endpoint,
+                       aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
+    zone = r53.create_hosted_zone(Name=domain.split(".", 1)[1] + ".", CallerReference="newsread-check")
+    return ami, zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+
+
+def main():
+    urllib3.disable_warnings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--region", default="eu-west-1")
+    parser.add_argument("--domain", default="news.example.test")
+    parser.add_argument("--ready-file", required=True)
+    args = parser.parse_args()
+
+    server = make_server("127.0.0.1", args.port, with_stubs(DomainDispatcherApplication(create_backend_app)),
+                         threaded=True, ssl_context="adhoc")
+    endpoint = "https://127.0.0.1:%d" % server.server_port
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ami, zone = seed(endpoint, args.region, args.domain)
+    with open(args.ready_file + ".tmp", "w") as f:
+        json.dump({"endpoint": endpoint, "ami_id": ami, "zone_id": zone}, f)
+    os.replace(args.ready_file + ".tmp", args.ready_file)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
