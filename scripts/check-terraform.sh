@@ -421,7 +421,7 @@ VARS
   done < <(cd "$TFW" && terraform show -json -no-color "$WORK/trial-postgres.plan" |
     "$MOTO_PY" -c 'import json,sys; [print(r["address"]) for r in json.load(sys.stdin)["resource_changes"] if r["mode"]=="managed" and "create" in r["change"]["actions"]]')
   applied=0
-  if (cd "$TFW" && timeout 600 terraform apply -auto-approve -input=false -no-color -parallelism=30 \
+  if (cd "$TFW" && timeout 1500 terraform apply -auto-approve -input=false -no-color -parallelism=30 \
     -var-file="$WORK/trial.tfvars" "${targets[@]}" >"$WORK/apply-1.log" 2>&1); then
     record "terraform apply (moto)" PASS "${#targets[@]} resources created; moto cannot: ${MOTO_CANNOT[*]}"
     applied=1
@@ -448,7 +448,7 @@ for r in json.load(sys.stdin)["resource_changes"]:
     else
       record "second release: plan" FAIL "unexpected: ${unexpected:-no artifact update}"
     fi
-    if (cd "$TFW" && timeout 600 terraform apply -auto-approve -input=false -no-color "$WORK/release2.plan" >"$WORK/apply-2.log" 2>&1) &&
+    if (cd "$TFW" && timeout 1500 terraform apply -auto-approve -input=false -no-color "$WORK/release2.plan" >"$WORK/apply-2.log" 2>&1) &&
       "$MOTO_PY" - "$MOTO_EP" "$bucket" "$ver1" "$WORK/newsread-1" <<'PY'
 import sys, boto3, urllib3
 urllib3.disable_warnings()
@@ -468,7 +468,7 @@ PY
     fi
     phase_time
   fi
-  if (cd "$TFW" && timeout 600 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
+  if (cd "$TFW" && timeout 1500 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
     -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1); then
     record "terraform destroy (moto)" PASS "$(grep -o 'Destroy complete.*' "$WORK/destroy.log")"
   else
