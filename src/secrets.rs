@@ -32,28 +32,9 @@ impl SecretsClient {
 
     /// A secret's current string value. Errors name the secret, never its value.
     pub async fn get(&self, arn: &str) -> anyhow::Result<Secret<String>> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(arn)
-            // The default, said explicitly: moto's emulator otherwise keeps answering with the
-            // version a stage move took AWSCURRENT away from.
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading secret {arn} from Secrets Manager: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                )
-            })?;
-        out.secret_string()
-            .map(|s| Secret::new(s.to_owned()))
-            .with_context(|| format!("secret {arn} has no string value"))
+        Ok(self.get_current(arn).await?.0)
     }
-}
 
-impl SecretsClient {
     /// The current value and its version id (rotation moves the stage between versions).
     async fn get_current(&self, arn: &str) -> anyhow::Result<(Secret<String>, String)> {
         let out = self
@@ -67,7 +48,7 @@ impl SecretsClient {
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "reading secret {arn}: {}",
+                    "reading secret {arn} from Secrets Manager: {}",
                     aws_sdk_secretsmanager::error::DisplayErrorContext(e)
                 )
             })?;

@@ -1166,7 +1166,11 @@ fn alb_forwards_only_requests_with_cloudfronts_secret_header() {
                 "name = local.origin_header_name",
                 "name = \"X-Something-Else\"",
             )],
-            &[("alb.tf", "exclude_punctuation = true", "exclude_punctuation = false")],
+            &[(
+                "alb.tf",
+                "exclude_punctuation = true",
+                "exclude_punctuation = false",
+            )],
             &[("alb.tf", "ignore_changes = [input]", "ignore_changes = []")],
         ],
     );
@@ -1281,8 +1285,7 @@ fn secrets_least_privilege(tf: &Tf) -> Outcome {
         grants += 1;
         let put_only_app = actions == vec!["secretsmanager:PutSecretValue".to_string()]
             && resources.len() == 1
-            && resources[0]
-                .trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
+            && resources[0].trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
                 == "aws_secretsmanager_secret.db_app.arn";
         v.check(
             actions.iter().all(|a| a == "secretsmanager:GetSecretValue") || put_only_app,
@@ -1358,7 +1361,11 @@ fn app_role_least_privilege(tf: &Tf) -> Outcome {
         let conds = blocks(s.body(), "condition").len();
         if actions.iter().any(|a| a.starts_with("s3:")) {
             v.check(
-                actions == vec!["s3:GetObject".to_string(), "s3:GetObjectVersion".to_string()],
+                actions
+                    == vec![
+                        "s3:GetObject".to_string(),
+                        "s3:GetObjectVersion".to_string(),
+                    ],
                 || format!("S3 access must be GetObject(Version) only: {actions:?}"),
             );
             v.check(res.contains("/releases/*"), || {
@@ -1374,9 +1381,13 @@ fn app_role_least_privilege(tf: &Tf) -> Outcome {
             );
         }
         if res.contains("\"*\"") {
-            v.check(conds > 0 || actions.iter().all(|a| NO_RESOURCE_LEVEL.contains(&a.as_str())), || {
-                format!("statement on * without a condition: {actions:?}")
-            });
+            v.check(
+                conds > 0
+                    || actions
+                        .iter()
+                        .all(|a| NO_RESOURCE_LEVEL.contains(&a.as_str())),
+                || format!("statement on * without a condition: {actions:?}"),
+            );
         }
         v.check(
             !actions.iter().any(|a| a.ends_with(":*") || a == "*"),
@@ -1673,8 +1684,7 @@ fn app_environment(tf: &Tf) -> Outcome {
     );
     v.check(
         get("NEWSREAD_DATABASE_REPLICA_URL") == "local.db_replica_url"
-            && m
-                .local("db_replica_url")
+            && m.local("db_replica_url")
                 .is_some_and(|e| show(&e).contains("aws_db_instance.replica.address")),
         || "replica URL must point at the replica".into(),
     );
@@ -1738,13 +1748,21 @@ fn versions_and_sources(tf: &Tf) -> Outcome {
         format!("required_version must be bounded on both sides, is {rv:?}")
     });
     let rp = block_path(tfb.body(), &["required_providers"]);
-    let spec = rp.and_then(|b| attr(b, "aws")).map(show).unwrap_or_default();
+    let spec = rp
+        .and_then(|b| attr(b, "aws"))
+        .map(show)
+        .unwrap_or_default();
     v.check(spec.contains("~>"), || {
         format!("provider aws must be pinned with ~>, is {spec}")
     });
     // The provider mirror (CI, offline installs) holds hashicorp/aws only.
     let others: Vec<String> = rp
-        .map(|b| b.attributes().map(|a| a.key().to_string()).filter(|k| k != "aws").collect())
+        .map(|b| {
+            b.attributes()
+                .map(|a| a.key().to_string())
+                .filter(|k| k != "aws")
+                .collect()
+        })
         .unwrap_or_default();
     v.check(others.is_empty(), || {
         format!("hashicorp/aws must be the only provider (the mirror has no other), also requires {others:?}")
@@ -1754,7 +1772,12 @@ fn versions_and_sources(tf: &Tf) -> Outcome {
             let used = ["resource", "data", "ephemeral"].contains(&item.kind())
                 && !item.label(0).starts_with("aws_")
                 && item.label(0) != "terraform_data";
-            v.check(!used, || format!("{}: needs a provider other than hashicorp/aws", item.address()));
+            v.check(!used, || {
+                format!(
+                    "{}: needs a provider other than hashicorp/aws",
+                    item.address()
+                )
+            });
         }
     }
     for module in tf.modules.values() {
@@ -1928,7 +1951,9 @@ fn find_flexible_matches_across_alignment() {
 // ------------------------------------------------ issue 13: day-one defects ---
 
 fn module_template(name: &str) -> String {
-    let path = terraform_dir().join("modules/app-user-data/templates").join(name);
+    let path = terraform_dir()
+        .join("modules/app-user-data/templates")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_default()
 }
 
@@ -1937,15 +1962,22 @@ fn module_template(name: &str) -> String {
 fn releases_survive_a_new_release(tf: &Tf) -> Outcome {
     let m = tf.root();
     let mut v = Violations::new();
-    let key = m.local("artifact_key").map(|e| show(&e)).unwrap_or_default();
+    let key = m
+        .local("artifact_key")
+        .map(|e| show(&e))
+        .unwrap_or_default();
     v.check(
         key.contains("\"releases/newsread\"") && !key.contains("artifact_sha256"),
         || format!("a new build must be a new version of one key (updated in place), not a new key that replaces the old object: artifact_key = {key}"),
     );
-    let version = m.local("artifact_version_id").map(|e| show(&e)).unwrap_or_default();
-    v.check(version.contains("aws_s3_object.binary[0].version_id"), || {
-        "the instances must fetch the exact version Terraform uploaded".into()
-    });
+    let version = m
+        .local("artifact_version_id")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    v.check(
+        version.contains("aws_s3_object.binary[0].version_id"),
+        || "the instances must fetch the exact version Terraform uploaded".into(),
+    );
     let call = m.items_of("module").find(|i| i.label(0) == "user_data");
     v.check(
         call.is_some_and(|c| attr_text(c.body(), "artifact_version_id") == "local.artifact_version_id"),
@@ -1965,7 +1997,10 @@ fn releases_survive_a_new_release(tf: &Tf) -> Outcome {
     });
     let lt = m.resource("aws_s3_object", "binary");
     v.check(
-        lt.is_some_and(|o| block_path(o.body(), &["lifecycle"]).is_none_or(|l| attr(l, "create_before_destroy").is_none())),
+        lt.is_some_and(|o| {
+            block_path(o.body(), &["lifecycle"])
+                .is_none_or(|l| attr(l, "create_before_destroy").is_none())
+        }),
         || "the release object is updated in place".into(),
     );
     v.outcome()
@@ -1988,7 +2023,9 @@ fn a_new_release_keeps_the_previous_binaries_for_rollback() {
 fn replacement_follows_liveness(tf: &Tf) -> Outcome {
     let m = tf.root();
     let mut v = Violations::new();
-    let g = m.resource("aws_autoscaling_group", "app").ok_or("ASG missing")?;
+    let g = m
+        .resource("aws_autoscaling_group", "app")
+        .ok_or("ASG missing")?;
     let b = g.body();
     v.check(attr_str(b, "health_check_type").as_deref() == Some("EC2"), || {
         "with ELB health checks a database failover (/readyz 503 everywhere) terminates the whole fleet".into()
@@ -2004,7 +2041,8 @@ fn replacement_follows_liveness(tf: &Tf) -> Outcome {
     let hook = block_path(b, &["initial_lifecycle_hook"]);
     v.check(
         hook.is_some_and(|h| {
-            attr_str(h, "lifecycle_transition").as_deref() == Some("autoscaling:EC2_INSTANCE_LAUNCHING")
+            attr_str(h, "lifecycle_transition").as_deref()
+                == Some("autoscaling:EC2_INSTANCE_LAUNCHING")
                 && attr_str(h, "default_result").as_deref() == Some("ABANDON")
         }),
         || "a launching instance must wait for readiness (launch hook, ABANDON by default)".into(),
@@ -2014,20 +2052,31 @@ fn replacement_follows_liveness(tf: &Tf) -> Outcome {
         prefs.is_some_and(|p| attr(p, "auto_rollback").and_then(|e| m.boolean(e)) == Some(true)),
         || "a failed refresh must roll back".into(),
     );
-    let hook_name = m.items_of("module").find(|i| i.label(0) == "user_data")
-        .map(|c| attr_text(c.body(), "launch_hook_name")).unwrap_or_default();
-    v.check(hook_name == "local.launch_hook_name"
-        && hook.is_some_and(|h| attr_text(h, "name") == "local.launch_hook_name"),
-        || "the instance's launch gate must complete the group's own hook".into());
+    let hook_name = m
+        .items_of("module")
+        .find(|i| i.label(0) == "user_data")
+        .map(|c| attr_text(c.body(), "launch_hook_name"))
+        .unwrap_or_default();
+    v.check(
+        hook_name == "local.launch_hook_name"
+            && hook.is_some_and(|h| attr_text(h, "name") == "local.launch_hook_name"),
+        || "the instance's launch gate must complete the group's own hook".into(),
+    );
     let timer = module_template("newsread-liveness.timer.tftpl");
     let script = module_template("newsread-liveness.sh.tftpl");
-    v.check(timer.contains("OnUnitActiveSec="), || "the liveness watchdog timer is missing".into());
+    v.check(timer.contains("OnUnitActiveSec="), || {
+        "the liveness watchdog timer is missing".into()
+    });
     v.check(
-        script.contains("/healthz") && !script.contains("/readyz") && script.contains("systemctl restart"),
+        script.contains("/healthz")
+            && !script.contains("/readyz")
+            && script.contains("systemctl restart"),
         || "the watchdog must restart newsread on /healthz (liveness) failures only".into(),
     );
     let gate = module_template("newsread-launch-gate.service.tftpl");
-    v.check(gate.contains("/readyz"), || "the launch gate must wait for /readyz".into());
+    v.check(gate.contains("/readyz"), || {
+        "the launch gate must wait for /readyz".into()
+    });
     v.outcome()
 }
 
@@ -2036,9 +2085,21 @@ fn a_database_failover_does_not_replace_the_fleet() {
     assert_policy(
         replacement_follows_liveness,
         &[
-            &[("app.tf", "health_check_type = \"EC2\"", "health_check_type = \"ELB\"")],
-            &[("app.tf", "default_result = \"ABANDON\"", "default_result = \"CONTINUE\"")],
-            &[("app.tf", "initial_lifecycle_hook {", "initial_lifecycle_hook_removed {")],
+            &[(
+                "app.tf",
+                "health_check_type = \"EC2\"",
+                "health_check_type = \"ELB\"",
+            )],
+            &[(
+                "app.tf",
+                "default_result = \"ABANDON\"",
+                "default_result = \"CONTINUE\"",
+            )],
+            &[(
+                "app.tf",
+                "initial_lifecycle_hook {",
+                "initial_lifecycle_hook_removed {",
+            )],
             &[("alb.tf", "path = \"/readyz\"", "path = \"/healthz\"")],
         ],
     );
@@ -2075,26 +2136,35 @@ fn access_logging_waits_for_the_log_bucket_policy() {
 fn app_has_its_own_database_role(tf: &Tf) -> Outcome {
     let m = tf.root();
     let mut v = Violations::new();
-    let env = m.local("app_environment").map(|e| show(&e)).unwrap_or_default();
+    let env = m
+        .local("app_environment")
+        .map(|e| show(&e))
+        .unwrap_or_default();
     v.check(!env.contains("master_user_secret"), || {
         "the web servers' environment must not carry the master secret".into()
     });
-    v.check(env.contains("NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn"), || {
-        "the web servers must connect with the app credential secret".into()
-    });
-    v.check(env.contains("NEWSREAD_MIGRATE_ON_START = \"false\""), || {
-        "the web servers must not run DDL (NEWSREAD_MIGRATE_ON_START=false)".into()
-    });
-    let mig = m.local("migrate_environment").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        env.contains("NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn"),
+        || "the web servers must connect with the app credential secret".into(),
+    );
+    v.check(
+        env.contains("NEWSREAD_MIGRATE_ON_START = \"false\""),
+        || "the web servers must not run DDL (NEWSREAD_MIGRATE_ON_START=false)".into(),
+    );
+    let mig = m
+        .local("migrate_environment")
+        .map(|e| show(&e))
+        .unwrap_or_default();
     v.check(
         mig.contains("NEWSREAD_DATABASE_ADMIN_SECRET_ARN = aws_db_instance.primary.master_user_secret[0].secret_arn")
             && mig.contains("NEWSREAD_DATABASE_SECRET_ARN = aws_secretsmanager_secret.db_app.arn"),
         || "the migration unit gets the master (admin) secret and the app secret".into(),
     );
     let secret = m.resource("aws_secretsmanager_secret", "db_app");
-    v.check(secret.is_some_and(|s| attr_text(s.body(), "kms_key_id").contains("aws_kms_key.main")), || {
-        "the app credential secret must use the CMK".into()
-    });
+    v.check(
+        secret.is_some_and(|s| attr_text(s.body(), "kms_key_id").contains("aws_kms_key.main")),
+        || "the app credential secret must use the CMK".into(),
+    );
     let version = m.resource("aws_secretsmanager_secret_version", "db_app");
     v.check(
         version.is_some_and(|s| {
@@ -2104,9 +2174,15 @@ fn app_has_its_own_database_role(tf: &Tf) -> Outcome {
         || "the generated password must be write-only (never in state): secret_string_wo from an ephemeral password".into(),
     );
     let unit = module_template("newsread-migrate.service.tftpl");
-    v.check(unit.contains("Type=oneshot") && unit.contains("newsread migrate") || unit.contains("${exec_migrate}"), || "newsread-migrate.service missing".into());
+    v.check(
+        unit.contains("Type=oneshot") && unit.contains("newsread migrate")
+            || unit.contains("${exec_migrate}"),
+        || "newsread-migrate.service missing".into(),
+    );
     let serve = module_template("newsread.service.tftpl");
-    v.check(serve.contains("Requires=newsread-migrate.service"), || "newsread.service must require the migration".into());
+    v.check(serve.contains("Requires=newsread-migrate.service"), || {
+        "newsread.service must require the migration".into()
+    });
     v.outcome()
 }
 
@@ -2127,9 +2203,19 @@ fn web_servers_connect_with_their_own_least_privilege_role() {
 fn instance_family_is_deliberate(tf: &Tf) -> Outcome {
     let m = tf.root();
     let mut v = Violations::new();
-    let types = m.local("app_instance_type").map(|e| show(&e)).unwrap_or_default();
-    let defaults: Vec<&str> = types.split('"').skip(1).step_by(2).filter(|s| s.contains('.')).collect();
-    v.check(!defaults.is_empty(), || format!("no default instance type in {types}"));
+    let types = m
+        .local("app_instance_type")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    let defaults: Vec<&str> = types
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains('.'))
+        .collect();
+    v.check(!defaults.is_empty(), || {
+        format!("no default instance type in {types}")
+    });
     for t in &defaults {
         v.check(!t.starts_with('t'), || {
             format!("default app type {t} is burstable: at the 50% CPU target it runs on surplus credits")
@@ -2138,10 +2224,15 @@ fn instance_family_is_deliberate(tf: &Tf) -> Outcome {
     let lt = m.resource("aws_launch_template", "app");
     let credit = lt.is_some_and(|l| {
         l.body().blocks().any(|b| {
-            b.identifier() == "dynamic" && b.labels().first().is_some_and(|x| x.as_str() == "credit_specification")
+            b.identifier() == "dynamic"
+                && b.labels()
+                    .first()
+                    .is_some_and(|x| x.as_str() == "credit_specification")
         })
     });
-    v.check(credit, || "a burstable app type must get an explicit credit mode (credit_specification)".into());
+    v.check(credit, || {
+        "a burstable app type must get an explicit credit mode (credit_specification)".into()
+    });
     v.outcome()
 }
 
@@ -2151,7 +2242,11 @@ fn app_instance_family_and_credit_mode_are_deliberate() {
         instance_family_is_deliberate,
         &[
             &[("main.tf", "\"c7a.medium\"", "\"t3.small\"")],
-            &[("app.tf", "dynamic \"credit_specification\" {", "dynamic \"credit_specification_removed\" {")],
+            &[(
+                "app.tf",
+                "dynamic \"credit_specification\" {",
+                "dynamic \"credit_specification_removed\" {",
+            )],
         ],
     );
 }
@@ -2165,7 +2260,9 @@ fn ami_is_pinned(tf: &Tf) -> Outcome {
     v.check(!ami.contains("data.aws_ssm_parameter"), || {
         format!("local.ami_id must not follow the SSM parameter on every plan: {ami}")
     });
-    v.check(ami.contains("terraform_data.ami"), || "local.ami_id must come from the kept value".into());
+    v.check(ami.contains("terraform_data.ami"), || {
+        "local.ami_id must come from the kept value".into()
+    });
     let keeper = m.resource("terraform_data", "ami");
     v.check(
         keeper.is_some_and(|k| {
@@ -2197,14 +2294,19 @@ fn ssm_and_s3_endpoint_least_privilege(tf: &Tf) -> Outcome {
     for a in m.resources("aws_iam_role_policy_attachment") {
         let arn = attr_text(a.body(), "policy_arn");
         v.check(!arn.contains("AmazonSSMManagedInstanceCore"), || {
-            format!("{}: AmazonSSMManagedInstanceCore grants ssm:GetParameter(s) on every parameter", a.address())
+            format!(
+                "{}: AmazonSSMManagedInstanceCore grants ssm:GetParameter(s) on every parameter",
+                a.address()
+            )
         });
     }
     for (doc, actions, resources, effect) in statements(m) {
         if effect != "Allow" {
             continue;
         }
-        let params = actions.iter().any(|a| a.starts_with("ssm:GetParameter") || a == "ssm:*" || a == "*");
+        let params = actions
+            .iter()
+            .any(|a| a.starts_with("ssm:GetParameter") || a == "ssm:*" || a == "*");
         if params {
             v.check(resources.iter().all(|r| !r.contains('*')), || {
                 format!("{doc}: parameter reads on a wildcard {resources:?}")
@@ -2213,7 +2315,9 @@ fn ssm_and_s3_endpoint_least_privilege(tf: &Tf) -> Outcome {
     }
     let ep = m.resource("aws_vpc_endpoint", "s3");
     v.check(
-        ep.is_some_and(|e| attr_text(e.body(), "policy").contains("data.aws_iam_policy_document.s3_endpoint")),
+        ep.is_some_and(|e| {
+            attr_text(e.body(), "policy").contains("data.aws_iam_policy_document.s3_endpoint")
+        }),
         || "the S3 gateway endpoint needs an endpoint policy".into(),
     );
     let doc = m.data("aws_iam_policy_document", "s3_endpoint");
@@ -2254,33 +2358,51 @@ fn snapshot_and_edge_reads(tf: &Tf) -> Outcome {
         .resource("aws_db_instance", "primary")
         .map(|p| attr_text(p.body(), "final_snapshot_identifier"))
         .unwrap_or_default();
-    v.check(snap.contains("terraform_data.db_final_snapshot_suffix.output"), || {
-        format!("the final snapshot name must be unique per database, is {snap}")
-    });
+    v.check(
+        snap.contains("terraform_data.db_final_snapshot_suffix.output"),
+        || format!("the final snapshot name must be unique per database, is {snap}"),
+    );
     let suffix = m.resource("terraform_data", "db_final_snapshot_suffix");
     v.check(
         suffix.is_some_and(|s| {
             attr_text(s.body(), "input").contains("plantimestamp()")
-                && block_path(s.body(), &["lifecycle"]).is_some_and(|l| attr_text(l, "ignore_changes").contains("input"))
+                && block_path(s.body(), &["lifecycle"])
+                    .is_some_and(|l| attr_text(l, "ignore_changes").contains("input"))
         }),
         || "the snapshot suffix must be fixed at creation (plantimestamp, ignore_changes)".into(),
     );
-    for d in m.items_of("data").filter(|d| d.label(0).starts_with("aws_cloudfront_")) {
-        v.check(attr_text(d.body(), "count").contains("local.edge_enabled"), || {
-            format!("{}: read only with a domain (count on local.edge_enabled)", d.address())
-        });
+    for d in m
+        .items_of("data")
+        .filter(|d| d.label(0).starts_with("aws_cloudfront_"))
+    {
+        v.check(
+            attr_text(d.body(), "count").contains("local.edge_enabled"),
+            || {
+                format!(
+                    "{}: read only with a domain (count on local.edge_enabled)",
+                    d.address()
+                )
+            },
+        );
     }
-    let env = m.local("app_environment").map(|e| show(&e)).unwrap_or_default();
+    let env = m
+        .local("app_environment")
+        .map(|e| show(&e))
+        .unwrap_or_default();
     v.check(
         env.contains("local.edge_enabled ? { NEWSREAD_CLIENT_ADDRESS_HEADER = \"CloudFront-Viewer-Address\" } : {}"),
         || "NEWSREAD_CLIENT_ADDRESS_HEADER=CloudFront-Viewer-Address in domain mode only".into(),
     );
     let orp = m
-        .data("aws_cloudfront_origin_request_policy", "all_viewer_and_cloudfront")
+        .data(
+            "aws_cloudfront_origin_request_policy",
+            "all_viewer_and_cloudfront",
+        )
         .and_then(|d| attr_str(d.body(), "name"));
-    v.check(orp.as_deref() == Some("Managed-AllViewerAndCloudFrontHeaders-2022-06"), || {
-        format!("the origin request policy must forward CloudFront-Viewer-Address, is {orp:?}")
-    });
+    v.check(
+        orp.as_deref() == Some("Managed-AllViewerAndCloudFrontHeaders-2022-06"),
+        || format!("the origin request policy must forward CloudFront-Viewer-Address, is {orp:?}"),
+    );
     v.outcome()
 }
 
