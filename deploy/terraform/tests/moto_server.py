@@ -13,7 +13,11 @@ what the configuration reads from AWS that moto does not have:
     Managed-SecurityHeadersPolicy): moto has no cache, origin request or
     response headers policy API at all, so List/Get of these four are
     answered here with AWS's real IDs and settings (read-only stub);
-  - a public Route 53 hosted zone for the domain of the full-mode plan.
+  - a public Route 53 hosted zone for the domain of the full-mode plan;
+  - a fix to moto 5.2.5's check of a log bucket's policy for S3 access logging,
+    which assumes every statement's Principal is an object and fails with a 500
+    (retried by the provider for ever) on `"Principal": "*"`, which AWS accepts
+    and our log bucket's deny-insecure-transport statement uses.
 
 It serves HTTPS (a throwaway self-signed certificate; the provider runs with
 insecure = true): moto evaluates bucket policies, and the buckets deny
@@ -39,6 +43,7 @@ import boto3
 import urllib3
 from moto.ec2.models import ec2_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.models import FakeBucket
 from moto.ssm.models import Parameter, ssm_backends
 from werkzeug.serving import make_server
 
@@ -130,6 +135,28 @@ def cloudfront_policy_stub(environ):
     return "200 OK", '<?xml version="1.0"?>' + body.replace("<%s>" % body[1:body.index(">")], '<%s xmlns="%s">' % (body[1:body.index(">")], NS), 1)
 
 
+def tolerate_string_principals():
+    """moto reads stmt["Principal"]["Service"] for every statement of the target
+    bucket's policy; a statement whose Principal is the string "*" cannot grant
+    the logging service anything, so it is left out of the check instead."""
+    original = FakeBucket._log_permissions_enabled_policy
+
+    def check(target_bucket, target_prefix):
+        policy = target_bucket.policy
+        if not policy:
+            return original(target_bucket, target_prefix)
+        doc = json.loads(policy.decode())
+        doc["Statement"] = [s for s in doc.get("Statement", []) if isinstance(s.get("Principal", {}), dict)]
+        saved = target_bucket.policy
+        target_bucket.policy = json.dumps(doc).encode()
+        try:
+            return original(target_bucket, target_prefix)
+        finally:
+            target_bucket.policy = saved
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)
+
+
 def with_stubs(app):
     def wrapped(environ, start_response):
         stub = cloudfront_policy_stub(environ)
@@ -168,6 +195,7 @@ def seed(endpoint, region, domain):
 
 
 def main():
+    tolerate_string_principals()
     urllib3.disable_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
