@@ -705,7 +705,7 @@ impl Config {
 
 /// `NAME=value` lines, `#` comments, optional matching quotes around the value: the same
 /// names as the environment, so a file and a systemd `EnvironmentFile=` are interchangeable.
-fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, String>, Vec<String>) {
+pub(crate) fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, String>, Vec<String>) {
     let mut vars = BTreeMap::new();
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
