@@ -41,18 +41,34 @@ impl DatabaseUrl {
         self.0.expose()
     }
 
-    /// The URL with any password replaced, safe for logs and `check-config`.
+    /// The URL with any password replaced, safe for logs and `check-config`: the one in the
+    /// user information and any `password` query parameter (PostgreSQL URLs may carry the
+    /// password as `?password=`, and sqlx reads it from there).
     pub fn redacted(&self) -> String {
         let raw = self.0.expose();
-        match url::Url::parse(raw) {
-            Ok(mut url) if url.password().is_some() => {
-                // set_password only fails for URLs that cannot carry one.
-                let _ = url.set_password(Some("[redacted]"));
-                url.to_string()
-            }
-            Ok(url) => url.to_string(),
-            Err(_) => "[unparseable URL redacted]".to_owned(),
+        let Ok(mut url) = url::Url::parse(raw) else {
+            return "[unparseable URL redacted]".to_owned();
+        };
+        if url.password().is_some() {
+            // set_password only fails for URLs that cannot carry one.
+            let _ = url.set_password(Some("[redacted]"));
         }
+        let is_password = |k: &str| k.eq_ignore_ascii_case("password");
+        if url.query_pairs().any(|(k, _)| is_password(&k)) {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if is_password(&k) {
+                        "[redacted]".to_owned()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.to_string()
     }
 }
 
@@ -86,5 +102,27 @@ mod tests {
         assert!(!shown.contains("s3cr"), "{shown}");
         assert!(shown.contains("postgres://app:"), "{shown}");
         assert!(shown.contains("db:5432/newsread"), "{shown}");
+    }
+
+    /// Found by the `config` fuzz target (fuzz/regressions/config/): sqlx takes a PostgreSQL
+    /// password from the query too, and `check-config` printed it.
+    #[test]
+    fn database_url_hides_a_password_in_the_query() {
+        for raw in [
+            "postgres://app@db/newsread?sslmode=disable&password=hunter2",
+            "postgres://app@db/newsread?pass%77ord=hunter2",
+            "postgres://app:pw@db/newsread?PASSWORD=hunter2&application_name=x",
+        ] {
+            let u = DatabaseUrl::new(raw);
+            let shown = format!("{u} {u:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains(":pw@"), "{shown}");
+            assert!(shown.contains("app"), "{shown}");
+        }
+        let u = DatabaseUrl::new("postgres://app@db/newsread?sslmode=disable&password=hunter2");
+        assert_eq!(
+            u.redacted(),
+            "postgres://app@db/newsread?sslmode=disable&password=%5Bredacted%5D"
+        );
     }
 }
