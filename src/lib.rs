@@ -7,6 +7,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+/// Entry points for the fuzz targets (`fuzz/`) and their regression tests; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod media;
 pub mod password;

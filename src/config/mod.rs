@@ -354,7 +354,8 @@ impl Config {
         let replica_url = r.database_url("NEWSREAD_DATABASE_REPLICA_URL");
         // SQLite has one writer and readers bound by cores; each connection is a thread with
         // its own page cache, so a small pool is faster and leaner (bench/README.md).
-        let default_pool = if url.expose().starts_with("sqlite:") {
+        // By the dialect, which ignores the scheme's case, like the connection itself does.
+        let default_pool = if Dialect::from_url(url.expose()) == Ok(Dialect::Sqlite) {
             4
         } else {
             10
@@ -780,7 +781,7 @@ impl Config {
 
 /// `NAME=value` lines, `#` comments, optional matching quotes around the value: the same
 /// names as the environment, so a file and a systemd `EnvironmentFile=` are interchangeable.
-fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, String>, Vec<String>) {
+pub(crate) fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, String>, Vec<String>) {
     let mut vars = BTreeMap::new();
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -986,6 +987,22 @@ mod tests {
         assert!(pg.describe().contains("NEWSREAD_FEED_CACHE_TTL=0s"));
         let err = Config::from_vars(vars(&[("NEWSREAD_FEED_CACHE_TTL", "5m")])).unwrap_err();
         assert!(err.to_string().contains("NEWSREAD_FEED_CACHE_TTL"), "{err}");
+    }
+
+    /// Found by the `config` fuzz target (fuzz/regressions/config/): the scheme's case
+    /// picked the engine but not its pool size, so `SQLite://` got PostgreSQL's 10.
+    #[test]
+    fn default_pool_size_ignores_the_scheme_case() {
+        for url in [
+            "SQLite://data/x.db",
+            "SQLITE::memory:",
+            "sqlite://data/x.db",
+        ] {
+            let c = Config::from_vars(vars(&[("NEWSREAD_DATABASE_URL", url)])).unwrap();
+            assert_eq!(c.database.max_connections, 4, "{url}");
+        }
+        let c = Config::from_vars(vars(&[("NEWSREAD_DATABASE_URL", "PostgreSQL://h/db")])).unwrap();
+        assert_eq!(c.database.max_connections, 10);
     }
 
     #[test]

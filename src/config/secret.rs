@@ -41,7 +41,9 @@ impl DatabaseUrl {
         self.0.expose()
     }
 
-    /// The URL with any password replaced, safe for logs and `check-config`.
+    /// The URL with any password replaced, safe for logs and `check-config`: the one in the
+    /// user information and any `password` query parameter (PostgreSQL URLs may carry the
+    /// password as `?password=`, and sqlx reads it from there).
     pub fn redacted(&self) -> String {
         redact_url(self.0.expose(), false)
     }
@@ -144,5 +146,27 @@ mod tests {
             assert!(!feed.contains(secret), "{feed}");
         }
         assert!(feed.contains("feeds.example.org/rss"), "{feed}");
+    }
+
+    /// Found by the `config` fuzz target (fuzz/regressions/config/): sqlx takes a PostgreSQL
+    /// password from the query too, and `check-config` printed it.
+    #[test]
+    fn database_url_hides_a_password_in_the_query() {
+        for raw in [
+            "postgres://app@db/newsread?sslmode=disable&password=hunter2",
+            "postgres://app@db/newsread?pass%77ord=hunter2",
+            "postgres://app:pw@db/newsread?PASSWORD=hunter2&application_name=x",
+        ] {
+            let u = DatabaseUrl::new(raw);
+            let shown = format!("{u} {u:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains(":pw@"), "{shown}");
+            assert!(shown.contains("app"), "{shown}");
+        }
+        let u = DatabaseUrl::new("postgres://app@db/newsread?sslmode=disable&password=hunter2");
+        assert_eq!(
+            u.redacted(),
+            "postgres://app@db/newsread?sslmode=disable&password=[redacted]"
+        );
     }
 }

@@ -339,6 +339,35 @@ fn parse_json_feed(text: &str) -> Result<ParsedFeed, ParseError> {
     Ok(feed)
 }
 
+/// What the items of a parsed feed fall back to: the operator's tags win, then the item's
+/// own, then the feed's declared language; the source name is the feed's title.
+pub(crate) fn defaults(
+    parsed: &ParsedFeed,
+    feed: &FeedSource,
+    url: &url::Url,
+    label: &str,
+) -> Defaults {
+    let (declared_language, declared_country) = parsed
+        .language
+        .as_deref()
+        .map(from_language_tag)
+        .unwrap_or_default();
+    Defaults {
+        forced_category: feed.category,
+        forced_country: feed.country,
+        forced_language: feed.language,
+        category: Some(super::DEFAULT_CATEGORY),
+        country: declared_country,
+        language: declared_language,
+        source: parsed
+            .title
+            .clone()
+            .or_else(|| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| label.to_owned()),
+        base: Some(url.clone()),
+    }
+}
+
 /// The id a feed's state is stored under.
 fn state_id(feed: &FeedSource) -> String {
     format!("feed:{}", feed.url)
@@ -444,25 +473,7 @@ async fn ingest_inner(
             .entry(format!("beyond the first {MAX_ITEMS} items"))
             .or_default() += parsed.dropped as u64;
     }
-    let (declared_language, declared_country) = parsed
-        .language
-        .as_deref()
-        .map(from_language_tag)
-        .unwrap_or_default();
-    let defaults = Defaults {
-        forced_category: feed.category,
-        forced_country: feed.country,
-        forced_language: feed.language,
-        category: Some(super::DEFAULT_CATEGORY),
-        country: declared_country,
-        language: declared_language,
-        source: parsed
-            .title
-            .clone()
-            .or_else(|| url.host_str().map(str::to_owned))
-            .unwrap_or_else(|| label.to_owned()),
-        base: Some(url.clone()),
-    };
+    let defaults = defaults(&parsed, feed, &url, label);
     let articles = super::convert(&parsed.items, &defaults, now, cutoff, report);
     let stats = db.upsert_articles(&articles, now).await?;
     report.stored(stats);

@@ -6,11 +6,11 @@
 //! nothing a source sends can delete or overwrite stored articles except a newer title,
 //! description or image for the same URL. The [`scheduler`] runs cycles on one instance at
 //! a time; `newsread ingest --once` runs one by hand.
-mod clean;
-mod feeds;
+pub(crate) mod clean;
+pub(crate) mod feeds;
 mod http;
-mod item;
-mod mediastack;
+pub(crate) mod item;
+pub(crate) mod mediastack;
 mod report;
 pub mod sample;
 mod scheduler;
@@ -216,7 +216,7 @@ impl Ingester {
 }
 
 /// Items to articles; every refused item is counted under its reason.
-fn convert(
+pub(crate) fn convert(
     items: &[RawItem],
     defaults: &item::Defaults,
     now: i64,
