@@ -17,7 +17,16 @@ what the configuration reads from AWS that moto does not have:
   - a fix to moto 5.2.5's check of a log bucket's policy for S3 access logging,
     which assumes every statement's Principal is an object and fails with a 500
     (retried by the provider for ever) on `"Principal": "*"`, which AWS accepts
-    and our log bucket's deny-insecure-transport statement uses.
+    and our log bucket's deny-insecure-transport statement uses;
+  - bucket policies: moto ignores conditions, so a "Deny s3:* unless
+    aws:SecureTransport" statement (ours) would deny every object request;
+    statements whose only condition is aws:SecureTransport = false are left
+    out when moto evaluates them (this server speaks only HTTPS, so the
+    condition never holds);
+  - lifecycle rules keep NoncurrentVersionExpiration.NewerNoncurrentVersions
+    (moto drops it, and the provider waits for the rule it wrote to read back);
+  - every RDS instance gets its own DbiResourceId (moto gives all the same
+    one, so the provider's lookup by resource id finds two instances).
 
 It serves HTTPS (a throwaway self-signed certificate; the provider runs with
 insecure = true): moto evaluates bucket policies, and the buckets deny
@@ -157,6 +166,79 @@ def tolerate_string_principals():
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)
 
 
+def ignore_secure_transport_denials():
+    original = FakeBucket.get_permission
+
+    def insecure_only(stmt):
+        cond = stmt.get("Condition") or {}
+        values = (cond.get("Bool") or {}).get("aws:SecureTransport")
+        values = values if isinstance(values, list) else [values]
+        return list(cond) == ["Bool"] and list(cond["Bool"]) == ["aws:SecureTransport"] and values == ["false"]
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return original(self, action, resource)
+        doc = json.loads(self.policy.decode())
+        doc["Statement"] = [s for s in doc.get("Statement", []) if not insecure_only(s)]
+        saved = self.policy
+        self.policy = json.dumps(doc).encode()
+        try:
+            return original(self, action, resource)
+        finally:
+            self.policy = saved
+
+    FakeBucket.get_permission = get_permission
+
+
+def keep_newer_noncurrent_versions():
+    from moto.s3.responses import S3Response
+
+    original_set = FakeBucket.set_lifecycle
+
+    def set_lifecycle(self, rules):
+        original_set(self, rules)
+        for given, rule in zip(rules, self.rules):
+            nve = given.get("NoncurrentVersionExpiration") or {}
+            rule.nve_newer_versions = nve.get("NewerNoncurrentVersions")
+
+    FakeBucket.set_lifecycle = set_lifecycle
+    original_get = S3Response.get_bucket_lifecycle
+
+    def get_bucket_lifecycle(self):
+        response = original_get(self)
+        status, headers, body = response
+        bucket = self.backend.get_bucket(self.bucket_name)
+        text = body.decode() if isinstance(body, bytes) else body
+        pieces = text.split("</NoncurrentDays></NoncurrentVersionExpiration>")
+        newer = [getattr(r, "nve_newer_versions", None) for r in bucket.rules if r.nve_noncurrent_days]
+        if len(pieces) != len(newer) + 1:
+            return response
+        out = pieces[0]
+        for n, rest in zip(newer, pieces[1:]):
+            extra = f"</NoncurrentDays><NewerNoncurrentVersions>{n}</NewerNoncurrentVersions>" if n else "</NoncurrentDays>"
+            out += extra + "</NoncurrentVersionExpiration>" + rest
+        headers = dict(headers)
+        headers.pop("Content-Length", None)
+        headers.pop("content-length", None)
+        return status, headers, out.encode() if isinstance(body, bytes) else out
+
+    S3Response.get_bucket_lifecycle = get_bucket_lifecycle
+
+
+def unique_db_resource_ids():
+    """Derived from the instance identifier, so a read replica (a copy of its
+    source in moto) gets its own too."""
+    import hashlib
+
+    from moto.rds.models import DBInstance
+
+    def get(self):
+        digest = hashlib.sha256(self.db_instance_identifier.encode()).hexdigest()
+        return "db-" + digest[:26].upper()
+
+    DBInstance.dbi_resource_id = property(get, lambda self, value: None)
+
+
 def with_stubs(app):
     def wrapped(environ, start_response):
         stub = cloudfront_policy_stub(environ)
@@ -196,6 +278,9 @@ def seed(endpoint, region, domain):
 
 def main():
     tolerate_string_principals()
+    ignore_secure_transport_denials()
+    keep_newer_noncurrent_versions()
+    unique_db_resource_ids()
     urllib3.disable_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
