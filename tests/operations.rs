@@ -360,7 +360,7 @@ async fn sigterm_drains_without_failing_a_request() {
         failures.is_empty(),
         "failed requests during drain: {failures:?}"
     );
-    let logs = server.lines.lock().unwrap().join("\n");
+    let logs = server.final_logs().await;
     // One line per request at info, except the load balancer's health checks.
     assert!(
         logs.contains("\"route\":\"/login\""),
@@ -445,7 +445,7 @@ async fn secrets_never_reach_the_logs() {
     tokio::time::sleep(Duration::from_millis(1500)).await; // a health probe of the replica
     sigterm(&server.child);
     let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
-    let logs = server.lines.lock().unwrap().join("\n");
+    let logs = server.final_logs().await;
     assert!(
         logs.lines().count() > 10,
         "trace logging produced output:\n{logs}"

@@ -201,7 +201,7 @@ async fn database_credentials_come_from_secrets_manager_and_survive_rotation() {
 
     sigterm(&server.child);
     let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
-    let logs = server.logs();
+    let logs = server.final_logs().await;
     assert!(
         logs.contains("re-read them and updated the pools"),
         "{logs}"
@@ -330,7 +330,7 @@ async fn the_mediastack_key_comes_from_secrets_manager_and_follows_its_rotation(
     );
     sigterm(&server.child);
     let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
-    let logs = server.logs();
+    let logs = server.final_logs().await;
     for key in ["ms-key-one", "ms-key-two"] {
         assert!(!logs.contains(key), "the key leaked into logs");
     }
@@ -517,7 +517,7 @@ async fn servers_connect_as_a_least_privilege_role_that_migrate_creates_and_rota
 
     sigterm(&server.child);
     let _ = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
-    let logs = server.logs();
+    let logs = server.final_logs().await;
     for secret in [initial, rotated.as_str(), "postgres:postgres"] {
         assert!(!logs.contains(secret), "a password leaked into the logs");
     }

@@ -15,6 +15,8 @@ pub struct Server {
     pub child: tokio::process::Child,
     pub addr: String,
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// The tasks reading stdout and stderr: done once the process has closed both.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     _db: TestDatabase,
 }
 
@@ -25,6 +27,15 @@ impl Server {
 
     pub fn logs(&self) -> String {
         self.lines.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Every log line, after the process has exited and its output has been read to the end
+    /// (right after `wait()` the readers may still hold its last lines).
+    pub async fn final_logs(&mut self) -> String {
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+        }
+        self.logs()
     }
 }
 
@@ -50,6 +61,7 @@ pub async fn start_server_on(db: TestDatabase, extra_env: &[(&str, &str)]) -> Se
     }
     let mut child = cmd.spawn().expect("newsread starts");
     let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut readers = Vec::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for stream in [
         Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
@@ -57,13 +69,13 @@ pub async fn start_server_on(db: TestDatabase, extra_env: &[(&str, &str)]) -> Se
     ] {
         let lines = lines.clone();
         let tx = tx.clone();
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut reader = BufReader::new(stream).lines();
             while let Ok(Some(line)) = reader.next_line().await {
                 let _ = tx.send(line.clone());
                 lines.lock().unwrap().push(line);
             }
-        });
+        }));
     }
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = rx.recv().await {
@@ -83,6 +95,7 @@ pub async fn start_server_on(db: TestDatabase, extra_env: &[(&str, &str)]) -> Se
         child,
         addr,
         lines,
+        readers,
         _db: db,
     }
 }
