@@ -22,7 +22,11 @@ impl Db {
         let pool = self.primary()?;
         let row = match self.dialect() {
             Dialect::MySql => {
-                // MySQL applies SET clauses left to right: `hits` must read the old window.
+                // MySQL has no RETURNING: count and read back in one transaction, whose row
+                // lock (taken by the upsert) makes concurrent hits wait, so each reads its own
+                // count. MySQL applies SET clauses left to right: `hits` must read the old
+                // window.
+                let mut tx = pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) \
                      ON DUPLICATE KEY UPDATE hits = IF(window_start <= ?, 1, hits + 1), \
@@ -33,12 +37,14 @@ impl Db {
                 .bind(expired)
                 .bind(expired)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
-                sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
+                let row = sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
                     .bind(bucket)
-                    .fetch_one(pool)
-                    .await?
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
             }
             Dialect::Sqlite | Dialect::Postgres => {
                 sqlx::query(&self.sql(
