@@ -489,6 +489,20 @@ PY
     fi
     phase_time
   fi
+  # As docs/deploy-aws.md §11: empty the versioned buckets (never force-destroyed), then destroy.
+  "$MOTO_PY" - "$MOTO_EP" <<'PY' || true
+import sys, boto3, urllib3
+urllib3.disable_warnings()
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing", verify=False)
+for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
+    print("emptied", bucket)
+PY
   if (cd "$TFW" && timeout 1500 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
     -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1); then
     record "terraform destroy (moto)" PASS "$(grep -o 'Destroy complete.*' "$WORK/destroy.log")"
