@@ -489,8 +489,10 @@ PY
     fi
     phase_time
   fi
-  # As docs/deploy-aws.md §11: empty the versioned buckets (never force-destroyed), then destroy.
-  "$MOTO_PY" - "$MOTO_EP" <<'PY' || true
+  # As docs/deploy-aws.md §11: empty the versioned buckets (never force-destroyed), destroy,
+  # and if a last access-log file landed meanwhile (BucketNotEmpty), empty and destroy again.
+  empty_buckets() {
+    "$MOTO_PY" - "$MOTO_EP" <<'PY' || true
 import sys, boto3, urllib3
 urllib3.disable_warnings()
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="testing",
@@ -503,8 +505,21 @@ for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
     print("emptied", bucket)
 PY
-  if (cd "$TFW" && timeout 1500 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
-    -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1); then
+  }
+  destroy() {
+    (cd "$TFW" && timeout 1500 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
+      -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1)
+  }
+  empty_buckets
+  destroyed=0
+  if destroy; then
+    destroyed=1
+  elif grep -q BucketNotEmpty "$WORK/destroy.log"; then
+    echo "a bucket filled again while being destroyed (access logs): emptying it and destroying again"
+    empty_buckets
+    destroy && destroyed=1
+  fi
+  if [ "$destroyed" -eq 1 ]; then
     record "terraform destroy (moto)" PASS "$(grep -o 'Destroy complete.*' "$WORK/destroy.log")"
   else
     grep -A8 'Error:' "$WORK/destroy.log" | head -40
