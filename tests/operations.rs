@@ -354,7 +354,7 @@ async fn sigterm_drains_without_failing_a_request() {
         .expect("exits")
         .unwrap();
     assert!(status.success(), "exit status {status}");
-    let failures = failures.lock().unwrap();
+    let failures = failures.lock().unwrap().clone();
     assert!(sent.load(Ordering::Relaxed) > 50, "load was applied");
     assert!(
         failures.is_empty(),

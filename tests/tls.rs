@@ -74,8 +74,7 @@ async fn the_app_works_against_a_server_that_requires_tls() {
     // A plain connection is now refused, so whatever works below went over TLS.
     let refused = sqlx::AnyConnection::connect(&format!("{plain}?sslmode=disable")).await;
     let message = refused
-        .err()
-        .expect("plain connections are refused")
+        .expect_err("plain connections are refused")
         .to_string();
     assert!(message.contains("no encryption"), "{message}");
 

@@ -82,7 +82,7 @@ async fn log_in(
     let (login, password, next) = (form.get("username"), form.get("password"), form.get("next"));
     if login.trim().is_empty() || password.is_empty() {
         return Ok(page(
-            &ctx,
+            ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             login,
             next,
@@ -101,11 +101,11 @@ async fn log_in(
     let (account, device) = match &credentials {
         Some(c) => (
             throttle::AccountKey::User(c.user_id),
-            throttle::known_device(&state, &headers, ctx.secure, c.user_id).await?,
+            throttle::known_device(state, headers, ctx.secure, c.user_id).await?,
         ),
         None => (throttle::AccountKey::Unknown(login), None),
     };
-    let attempt = throttle::before_login(&state, ctx.client_ip, account, device.as_deref()).await?;
+    let attempt = throttle::before_login(state, ctx.client_ip, account, device.as_deref()).await?;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = if too_long {
         false
@@ -114,7 +114,7 @@ async fn log_in(
             Ok(verified) => verified,
             Err(PasswordError::Busy) => {
                 let again = page(
-                    &ctx,
+                    ctx,
                     StatusCode::SERVICE_UNAVAILABLE,
                     login,
                     next,
@@ -128,23 +128,23 @@ async fn log_in(
     let Some(user) = credentials.filter(|_| verified) else {
         tracing::info!("login failed");
         return Ok(page(
-            &ctx,
+            ctx,
             StatusCode::UNAUTHORIZED,
             login,
             next,
             Some(BAD_CREDENTIALS),
         ));
     };
-    throttle::login_succeeded(&state, attempt).await?;
+    throttle::login_succeeded(state, attempt).await?;
     if let Some(old) = &ctx.user {
         state.db.delete_session(&old.token_hash).await?;
     }
-    let cookie = session::start_session(&state, user.user_id, ctx.secure).await?;
+    let cookie = session::start_session(state, user.user_id, ctx.secure).await?;
     tracing::info!(user_id = user.user_id, "logged in");
     let mut response = ctx.redirect(safe_next(next).unwrap_or("/news"), None);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     if device.is_none() {
-        let device_cookie = throttle::remember_device(&state, user.user_id, ctx.secure).await?;
+        let device_cookie = throttle::remember_device(state, user.user_id, ctx.secure).await?;
         response
             .headers_mut()
             .append(header::SET_COOKIE, device_cookie);

@@ -107,7 +107,7 @@ async fn create_account(
     if ctx.user.is_some() {
         return Ok(ctx.redirect("/news", None));
     }
-    throttle::before_register(&state, ctx.client_ip).await?;
+    throttle::before_register(state, ctx.client_ip).await?;
     let mut errors = FieldErrors::default();
     let username = Username::parse(form.get("username"))
         .map_err(|e| errors.username = Some(e.0))
@@ -124,7 +124,7 @@ async fn create_account(
     let (Some(username), Some(email), Some(password), false) =
         (username, email, password, errors.any())
     else {
-        return Ok(page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, errors));
+        return Ok(page(ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors));
     };
 
     let conflict = |ctx: &PageContext, username_taken: bool, email_taken: bool| {
@@ -133,21 +133,21 @@ async fn create_account(
             email: email_taken.then(|| EMAIL_TAKEN.to_owned()),
             ..FieldErrors::default()
         };
-        page(ctx, StatusCode::CONFLICT, &form, errors)
+        page(ctx, StatusCode::CONFLICT, form, errors)
     };
     // Checked before hashing so that the common case answers fast; the unique indexes
     // below settle races.
     let (username_taken, email_taken) = state.db.identities_taken(&username, &email).await?;
     if username_taken || email_taken {
-        return Ok(conflict(&ctx, username_taken, email_taken));
+        return Ok(conflict(ctx, username_taken, email_taken));
     }
     let hash = match state.passwords.hash(password.expose()).await {
         Ok(hash) => hash,
         Err(PasswordError::Busy) => {
             let again = page_with(
-                &ctx,
+                ctx,
                 StatusCode::SERVICE_UNAVAILABLE,
-                &form,
+                form,
                 FieldErrors::default(),
                 Some(error::BUSY_MESSAGE),
             );
@@ -162,12 +162,12 @@ async fn create_account(
     {
         Ok(id) => id,
         Err(storage::Error::Duplicate { username, email }) => {
-            return Ok(conflict(&ctx, username, email))
+            return Ok(conflict(ctx, username, email))
         }
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id, "account created");
-    let cookie = session::start_session(&state, user_id, ctx.secure).await?;
+    let cookie = session::start_session(state, user_id, ctx.secure).await?;
     let mut response = ctx.redirect("/news", Some(Flash::Welcome));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
