@@ -136,9 +136,12 @@ impl Driver {
             }
         });
         let mut driver = Driver { child, port: 0 };
-        match rx.recv_timeout(TIMEOUT) {
+        // A start-up wait, not a measurement: on a machine busy building (the test command
+        // runs the Terraform checks beside the suites) chromedriver can take a while.
+        let startup = TIMEOUT * 4;
+        match rx.recv_timeout(startup) {
             Ok(port) => driver.port = port,
-            Err(_) => panic!("chromedriver did not report its port within {TIMEOUT:?}"),
+            Err(_) => panic!("chromedriver did not report its port within {startup:?}"),
         }
         driver
     }
