@@ -512,15 +512,19 @@ PY
   }
   empty_buckets
   destroyed=0
+  passes="one pass"
   if destroy; then
     destroyed=1
   elif grep -q BucketNotEmpty "$WORK/destroy.log"; then
     echo "a bucket filled again while being destroyed (access logs): emptying it and destroying again"
+    passes="two passes (a last access-log file, as docs/deploy-aws.md §11 says)"
     empty_buckets
     destroy && destroyed=1
   fi
-  if [ "$destroyed" -eq 1 ]; then
-    record "terraform destroy (moto)" PASS "$(grep -o 'Destroy complete.*' "$WORK/destroy.log")"
+  if [ "$destroyed" -eq 1 ] && (cd "$TFW" && terraform state list 2>/dev/null | grep -q .); then
+    record "terraform destroy (moto)" FAIL "destroy finished but the state still lists resources"
+  elif [ "$destroyed" -eq 1 ]; then
+    record "terraform destroy (moto)" PASS "state empty after $passes"
   else
     grep -A8 'Error:' "$WORK/destroy.log" | head -40
     record "terraform destroy (moto)" FAIL "see above"
