@@ -67,6 +67,26 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// `extra` plus what a server needs to reach this emulator as its AWS, in a HOME of its own.
+    fn server_env<'a>(
+        &'a self,
+        home: &'a tempfile::TempDir,
+        extra: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut env = extra.to_vec();
+        env.extend([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.url.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HOME", home.path().to_str().expect("UTF-8 temp path")),
+        ]);
+        env
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
@@ -105,20 +125,16 @@ async fn database_credentials_come_from_secrets_manager_and_survive_rotation() {
     let port = &cluster.env["PG_PRIMARY_PORT"];
     let url = format!("postgres://127.0.0.1:{port}/appdb");
     let home = tempfile::tempdir().unwrap();
-    let endpoint = moto.url.clone();
     let mut server = start_server_on(
         TestDatabase::on_server(url.clone(), None),
-        &[
-            ("NEWSREAD_DATABASE_SECRET_ARN", arn.as_str()),
-            ("NEWSREAD_INGEST", "off"),
-            ("NEWSREAD_LOG", "info"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HOME", home.path().to_str().unwrap()),
-        ],
+        &moto.server_env(
+            &home,
+            &[
+                ("NEWSREAD_DATABASE_SECRET_ARN", arn.as_str()),
+                ("NEWSREAD_INGEST", "off"),
+                ("NEWSREAD_LOG", "info"),
+            ],
+        ),
     )
     .await;
     let base = server.base();
@@ -284,19 +300,16 @@ async fn the_mediastack_key_comes_from_secrets_manager_and_follows_its_rotation(
     let home = tempfile::tempdir().unwrap();
     let mut server = start_server_on(
         fresh_database().await,
-        &[
-            ("NEWSREAD_MEDIASTACK_SECRET_ARN", arn.as_str()),
-            ("NEWSREAD_MEDIASTACK_BASE_URL", base.as_str()),
-            ("NEWSREAD_MEDIASTACK_MONTHLY_BUDGET", "1000000"),
-            ("NEWSREAD_INGEST", "on"),
-            ("NEWSREAD_INGEST_INTERVAL", "1s"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.url.as_str()),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HOME", home.path().to_str().unwrap()),
-        ],
+        &moto.server_env(
+            &home,
+            &[
+                ("NEWSREAD_MEDIASTACK_SECRET_ARN", arn.as_str()),
+                ("NEWSREAD_MEDIASTACK_BASE_URL", base.as_str()),
+                ("NEWSREAD_MEDIASTACK_MONTHLY_BUDGET", "1000000"),
+                ("NEWSREAD_INGEST", "on"),
+                ("NEWSREAD_INGEST_INTERVAL", "1s"),
+            ],
+        ),
     )
     .await;
     let seen = |key: &str| keys.lock().unwrap().iter().any(|k| k == key);
@@ -434,21 +447,17 @@ async fn servers_connect_as_a_least_privilege_role_that_migrate_creates_and_rota
 
     // serve: the app's secret only, no DDL at start.
     let home = tempfile::tempdir().unwrap();
-    let endpoint = moto.url.clone();
     let mut server = start_server_on(
         TestDatabase::on_server(url.clone(), None),
-        &[
-            ("NEWSREAD_DATABASE_SECRET_ARN", app_secret.as_str()),
-            ("NEWSREAD_MIGRATE_ON_START", "off"),
-            ("NEWSREAD_INGEST", "off"),
-            ("NEWSREAD_LOG", "info"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HOME", home.path().to_str().unwrap()),
-        ],
+        &moto.server_env(
+            &home,
+            &[
+                ("NEWSREAD_DATABASE_SECRET_ARN", app_secret.as_str()),
+                ("NEWSREAD_MIGRATE_ON_START", "off"),
+                ("NEWSREAD_INGEST", "off"),
+                ("NEWSREAD_LOG", "info"),
+            ],
+        ),
     )
     .await;
     let base = server.base();
