@@ -463,26 +463,13 @@ impl Db {
         F: Fn(AnyPool) -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
-        if let Some(replica) = &self.inner.replica {
-            if replica.healthy.load(Ordering::Relaxed) {
-                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone()))
-                    .await
-                {
-                    Ok(Ok(value)) => {
-                        self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
-                        return Ok(value);
-                    }
-                    Ok(Err(e)) => {
-                        if is_unavailable(&e) {
-                            replica.healthy.store(false, Ordering::Relaxed);
-                        }
-                        tracing::warn!(error = %e, "replica read failed; serving it from the primary");
-                    }
-                    Err(_) => {
-                        replica.healthy.store(false, Ordering::Relaxed);
-                        tracing::warn!("replica read timed out; serving it from the primary");
-                    }
+        if self.inner.replica.is_some() {
+            match self.on_replica(&op).await {
+                Some(Ok(value)) => return Ok(value),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "replica read failed; serving it from the primary");
                 }
+                None => {}
             }
             self.inner
                 .stats
@@ -509,20 +496,41 @@ impl Db {
             },
             Err(e) => e,
         };
-        match &self.inner.replica {
-            Some(replica) if replica.healthy.load(Ordering::Relaxed) => {
-                match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone()))
-                    .await
-                {
-                    Ok(Ok(value)) => {
-                        self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
-                        Ok(value)
-                    }
-                    Ok(Err(e)) => Err(e.into()),
-                    Err(_) => Err(primary_error),
-                }
+        match self.on_replica(&op).await {
+            Some(result) => result.map_err(Error::from),
+            None => Err(primary_error),
+        }
+    }
+
+    /// One attempt on the replica, if it is healthy; `None` when there is none or the read
+    /// timed out. A timeout or an "unavailable" error takes the replica out of service until
+    /// the health probe sees it answer again.
+    async fn on_replica<T, F, Fut>(&self, op: &F) -> Option<Result<T, sqlx::Error>>
+    where
+        F: Fn(AnyPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let replica = self
+            .inner
+            .replica
+            .as_ref()
+            .filter(|r| r.healthy.load(Ordering::Relaxed))?;
+        match tokio::time::timeout(self.inner.replica_timeout, op(replica.pool.clone())).await {
+            Ok(Ok(value)) => {
+                self.inner.stats.replica.fetch_add(1, Ordering::Relaxed);
+                Some(Ok(value))
             }
-            _ => Err(primary_error),
+            Ok(Err(e)) => {
+                if is_unavailable(&e) {
+                    replica.healthy.store(false, Ordering::Relaxed);
+                }
+                Some(Err(e))
+            }
+            Err(_) => {
+                replica.healthy.store(false, Ordering::Relaxed);
+                tracing::warn!("replica read timed out");
+                None
+            }
         }
     }
 
