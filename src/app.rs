@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::password::Passwords;
 use crate::storage::Db;
 use crate::telemetry::Metrics;
-use crate::web::{self, session, AppState};
+use crate::web::{self, AppState};
 
 pub struct Application {
     listener: TcpListener,
@@ -34,7 +34,7 @@ impl Application {
             wait_for_schema(&db).await?;
         }
         if config.sample_news && !config.ingest.has_sources() {
-            crate::ingest::sample::load_if_empty(&db, session::now()).await?;
+            crate::ingest::sample::load_if_empty(&db, crate::clock::unix_now()).await?;
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -151,7 +151,7 @@ fn spawn_session_sweeper(state: AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let now = session::now();
+            let now = crate::clock::unix_now();
             let idle =
                 i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
             match state.db.purge_sessions(now, now.saturating_sub(idle)).await {

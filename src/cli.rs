@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     articles,
                     users,
                     seed,
-                    crate::web::session::now(),
+                    crate::clock::unix_now(),
                     allow_existing_readers,
                 )
                 .await?;

@@ -5,6 +5,7 @@
 //! (getting news in), [`web`] (HTTP), with [`config`] and [`app`] wiring them together.
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 /// Entry points for the fuzz targets (`fuzz/`) and their regression tests; not an API.
@@ -13,6 +14,7 @@ pub mod fuzzing;
 pub mod ingest;
 pub mod media;
 pub mod password;
+pub mod secret;
 pub mod secrets;
 pub mod seed;
 pub mod storage;

@@ -16,7 +16,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::{oneshot, OnceCell};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// OWASP's Argon2id recommendation: 19 MiB of memory, 2 passes, 1 lane.
 fn params() -> Params {

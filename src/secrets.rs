@@ -8,7 +8,8 @@ use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use serde::Deserialize;
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
+use crate::secret::Secret;
 use crate::storage::{BoxFuture, CredentialSource};
 
 #[derive(Clone)]
@@ -204,8 +205,8 @@ pub async fn resolve(config: &mut Config) -> anyhow::Result<Option<Arc<dyn Crede
             .map(|u| u.expose().to_owned()),
     };
     let (primary, replica) = source.urls().await?;
-    config.database.url = crate::config::DatabaseUrl::new(primary);
-    config.database.replica_url = replica.map(crate::config::DatabaseUrl::new);
+    config.database.url = crate::secret::DatabaseUrl::new(primary);
+    config.database.replica_url = replica.map(crate::secret::DatabaseUrl::new);
     Ok(Some(Arc::new(source)))
 }
 
@@ -222,7 +223,7 @@ pub async fn resolve_for_migrate(
     let client = SecretsClient::from_environment().await;
     let admin = parse_rds_secret(&client.get(&admin_arn).await?)?;
     config.database.url =
-        crate::config::DatabaseUrl::new(with_credentials(config.database.url.expose(), &admin)?);
+        crate::secret::DatabaseUrl::new(with_credentials(config.database.url.expose(), &admin)?);
     config.database.replica_url = None;
     match &config.aws.database_secret_arn {
         Some(arn) => Ok(Some(parse_rds_secret(&client.get(arn).await?)?)),
@@ -275,7 +276,7 @@ pub async fn rotate_app_credential(config: &Config) -> anyhow::Result<String> {
 
     let url = config.database.url.expose();
     let mut admin_db = config.database.clone();
-    admin_db.url = crate::config::DatabaseUrl::new(with_credentials(url, &admin)?);
+    admin_db.url = crate::secret::DatabaseUrl::new(with_credentials(url, &admin)?);
     admin_db.replica_url = None;
     let db = crate::storage::Db::connect(&admin_db)?;
     let altered = db.ensure_app_role(&app.username, &password).await;
@@ -287,7 +288,7 @@ pub async fn rotate_app_credential(config: &Config) -> anyhow::Result<String> {
         password,
     };
     let mut app_db = config.database.clone();
-    app_db.url = crate::config::DatabaseUrl::new(with_credentials(url, &new_creds)?);
+    app_db.url = crate::secret::DatabaseUrl::new(with_credentials(url, &new_creds)?);
     app_db.replica_url = None;
     let db = crate::storage::Db::connect(&app_db)?;
     let tested = db.pending_migrations().await;

@@ -352,7 +352,7 @@ async fn without_migrate_on_start_serve_waits_for_newsread_migrate() {
 async fn the_app_role_gets_data_rights_and_nothing_more() {
     let app = spawn_app().await;
     let role = unique_name();
-    let password = newsread::config::Secret::new("Role-Password-0123456789".to_owned());
+    let password = newsread::secret::Secret::new("Role-Password-0123456789".to_owned());
     let result = app.db.ensure_app_role(&role, &password).await;
     if backend() == Backend::Sqlite {
         let err = result.expect_err("SQLite has no roles");
@@ -364,7 +364,7 @@ async fn the_app_role_gets_data_rights_and_nothing_more() {
     }
     result.unwrap();
     // Twice is fine (every instance runs migrate), and a new password replaces the old.
-    let password = newsread::config::Secret::new("Role-Password-9876543210".to_owned());
+    let password = newsread::secret::Secret::new("Role-Password-9876543210".to_owned());
     app.db.ensure_app_role(&role, &password).await.unwrap();
 
     let mut url = url::Url::parse(&app.database.url).unwrap();

@@ -16,10 +16,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use common::*;
 use futures_util::StreamExt as _;
-use newsread::config::{Config, FeedSource, Secret};
+use newsread::config::{Config, FeedSource};
 use newsread::domain::article::Article;
 use newsread::domain::feed::FeedFilter;
 use newsread::ingest::{CycleReport, HttpLimits, Ingester, Scheduler, SourceReport, Status, Tick};
+use newsread::secret::Secret;
 use newsread::storage::Db;
 use newsread::telemetry::Metrics;
 
@@ -223,7 +224,7 @@ async fn serve_fake(State(fake): State<Fake>, request: Request) -> Response {
         })
     };
     let now = match fake.now.load(Ordering::SeqCst) {
-        0 => newsread::ingest::unix_now(),
+        0 => newsread::clock::unix_now(),
         n => n,
     };
     let builder = Response::builder();
@@ -1162,7 +1163,7 @@ async fn the_sample_set_is_the_source_when_none_is_configured() {
 /// A scheduler as another instance would run it: its own pool on the shared database.
 async fn instance(database_url: &str, config: &Config, holder: &str) -> Scheduler {
     let mut config = config.clone();
-    config.database.url = newsread::config::DatabaseUrl::new(database_url.to_owned());
+    config.database.url = newsread::secret::DatabaseUrl::new(database_url.to_owned());
     let db = Db::connect(&config.database).expect("connect");
     let ingester = Ingester::with_limits(
         db,
@@ -1360,7 +1361,7 @@ async fn a_stopping_instance_hands_the_lease_over_at_once() {
         assert!(Instant::now() < deadline, "the instance never fetched");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let now = newsread::web::session::now();
+    let now = newsread::clock::unix_now();
     assert!(matches!(
         successor.tick(now).await.unwrap(),
         Tick::Follower { .. }

@@ -241,7 +241,7 @@ async fn only_a_hash_of_the_session_token_is_stored() {
     let r = app.login(&client, "hashed", "correct horse battery").await;
     let token = session_cookie(&r).expect("session cookie");
     let hash = newsread::web::session::hash_token(&token);
-    let now = newsread::web::session::now();
+    let now = newsread::clock::unix_now();
     assert!(
         app.db.find_session(&hash, now, 0).await.unwrap().is_some(),
         "stored by hash"

@@ -4,7 +4,6 @@
 //! orchestrators can mount secrets as files. All problems are collected and reported together:
 //! an operator fixing a deployment should not have to restart once per typo.
 mod duration;
-mod secret;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,10 +12,10 @@ use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration};
 use ipnet::IpNet;
-pub use secret::{DatabaseUrl, Secret};
 
 use crate::domain::vocab::Dimension;
-use crate::storage::Dialect;
+use crate::secret::{self, DatabaseUrl, Secret};
+use crate::storage::{DatabaseConfig, Dialect};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/newsread.db";
 
@@ -113,22 +112,6 @@ pub struct AwsConfig {
     pub database_admin_secret_arn: Option<String>,
     /// Secret whose value is the mediastack key, plain or `{"access_key": "..."}`.
     pub mediastack_secret_arn: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DatabaseConfig {
-    pub url: DatabaseUrl,
-    pub replica_url: Option<DatabaseUrl>,
-    pub max_connections: u32,
-    pub min_connections: u32,
-    pub acquire_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_lifetime: Duration,
-    /// How long a replica read may take before it is retried on the primary.
-    pub replica_timeout: Duration,
-    /// How long a feed page read from the database is reused for other readers with the same
-    /// selection (zero: never).
-    pub feed_cache_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]

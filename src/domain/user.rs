@@ -1,6 +1,6 @@
 //! Account fields.
 use super::Invalid;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// 5 to 20 characters of ASCII letters, digits, `.`, `_` and `-`.
 #[derive(Debug, Clone, PartialEq, Eq)]

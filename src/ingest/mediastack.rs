@@ -9,9 +9,9 @@ use super::clean::{plain_text, redact_url};
 use super::item::{Defaults, RawItem};
 use super::report::{SourceReport, Status};
 use super::Ingester;
-use crate::config::Secret;
 use crate::domain::feed::FeedFilter;
 use crate::domain::vocab::Dimension;
+use crate::secret::Secret;
 
 /// The source's name in reports, metrics and the budget table.
 pub const SOURCE: &str = "mediastack";

@@ -17,7 +17,7 @@ mod scheduler;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use feeds::{parse as parse_feed, ParseError, ParsedFeed};
 pub use http::{FetchError, HttpLimits};
@@ -25,8 +25,9 @@ pub use item::RawItem;
 pub use report::{CycleReport, SourceReport, Status};
 pub use scheduler::{spawn_scheduler, Scheduler, SchedulerHandle, Tick, JOB};
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::domain::article::NewArticle;
+use crate::secret::Secret;
 use crate::storage::Db;
 use crate::telemetry::Metrics;
 
@@ -237,13 +238,6 @@ pub(crate) fn convert(
     out
 }
 
-/// Now, in Unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// `2026-11-05T08:00:00Z`, for reports.
 pub fn format_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -272,7 +266,7 @@ async fn connect(mut config: Config) -> anyhow::Result<(Db, Config)> {
 pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
     let (db, config) = connect(config).await?;
     let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
-    let report = ingester.run_cycle(unix_now()).await;
+    let report = ingester.run_cycle(crate::clock::unix_now()).await;
     db.close().await;
     Ok(report)
 }

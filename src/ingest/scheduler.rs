@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::{unix_now, CycleReport, Ingester};
+use super::{CycleReport, Ingester};
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::storage::{Db, Error};
 use crate::telemetry::Metrics;

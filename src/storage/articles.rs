@@ -420,7 +420,7 @@ mod tests {
         let mut cfg = crate::config::Config::from_vars(Default::default())
             .unwrap()
             .database;
-        cfg.url = crate::config::DatabaseUrl::new(format!(
+        cfg.url = crate::secret::DatabaseUrl::new(format!(
             "sqlite://{}",
             dir.path().join("plan.db").display()
         ));

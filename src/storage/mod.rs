@@ -6,6 +6,7 @@
 //! the statements whose syntax really differs branch on [`Dialect`].
 mod articles;
 mod devices;
+mod dialect;
 mod feed_cache;
 mod ingest;
 mod preferences;
@@ -28,56 +29,24 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
 pub use articles::{FeedPage, InsertStats, Renderings};
+pub use dialect::Dialect;
 pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use roles::{valid_role_name, valid_role_password};
 pub use sessions::SessionRecord;
 pub use users::Credentials;
 
-use crate::config::DatabaseConfig;
+use crate::secret::DatabaseUrl;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-impl Dialect {
-    /// The backend named by a URL's scheme.
-    pub fn from_url(url: &str) -> Result<Self, String> {
-        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("sqlite") => Ok(Dialect::Sqlite),
-            Some("postgres" | "postgresql") => Ok(Dialect::Postgres),
-            Some("mysql" | "mariadb") => Ok(Dialect::MySql),
-            _ => Err(
-                "unsupported database URL scheme; use sqlite:, postgres:, postgresql:, mysql: or mariadb:"
-                    .to_owned(),
-            ),
-        }
-    }
-
-    fn migrator(self) -> &'static Migrator {
-        match self {
-            Dialect::Sqlite => &SQLITE_MIGRATIONS,
-            Dialect::Postgres => &POSTGRES_MIGRATIONS,
-            Dialect::MySql => &MYSQL_MIGRATIONS,
-        }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Dialect::Sqlite => "SQLite",
-            Dialect::Postgres => "PostgreSQL",
-            Dialect::MySql => "MySQL",
-        })
+fn migrator(dialect: Dialect) -> &'static Migrator {
+    match dialect {
+        Dialect::Sqlite => &SQLITE_MIGRATIONS,
+        Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        Dialect::MySql => &MYSQL_MIGRATIONS,
     }
 }
 
@@ -161,6 +130,23 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// How to reach the databases and size the pools; built by the configuration at the edge.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub replica_url: Option<DatabaseUrl>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+    /// How long a replica read may take before it is retried on the primary.
+    pub replica_timeout: Duration,
+    /// How long a feed page read from the database is reused for other readers with the same
+    /// selection (zero: never).
+    pub feed_cache_ttl: Duration,
 }
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -576,7 +562,7 @@ impl Db {
     /// Applies pending migrations under a lock (an advisory lock on PostgreSQL and MySQL, a
     /// file lock beside a SQLite database), so instances starting together never race.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let migrator = self.inner.dialect.migrator();
+        let migrator = migrator(self.inner.dialect);
         let lock = match (&self.inner.sqlite_path, self.inner.dialect) {
             (Some(path), _) => MigrationLock::File(lock_sqlite(path).await?),
             (None, Dialect::MySql) => MigrationLock::MySql(self.lock_mysql().await?),
@@ -647,7 +633,7 @@ impl Db {
 
     /// Readiness: the primary answers and has every migration this build needs.
     pub async fn check_schema(&self) -> Result<(), Error> {
-        let known = latest_version(self.inner.dialect.migrator());
+        let known = latest_version(migrator(self.inner.dialect));
         let row: AnyRow = self
             .read_fresh(|pool| async move {
                 sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
@@ -839,7 +825,7 @@ mod tests {
         let mut cfg = crate::config::Config::from_vars(Default::default())
             .unwrap()
             .database;
-        cfg.url = crate::config::DatabaseUrl::new("postgres://localhost/x");
+        cfg.url = crate::secret::DatabaseUrl::new("postgres://localhost/x");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

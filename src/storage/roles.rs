@@ -7,7 +7,7 @@
 use sqlx::Row;
 
 use super::{Db, Dialect, Error};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// A role name we are willing to write into DDL: lower-case letters, digits and `_`.
 pub fn valid_role_name(name: &str) -> Result<(), String> {
@@ -122,9 +122,7 @@ impl Db {
                 }
                 Err(e) => return Err(e.into()),
             };
-        Ok(self
-            .dialect()
-            .migrator()
+        Ok(super::migrator(self.dialect())
             .iter()
             .map(|m| m.version)
             .filter(|v| !applied.contains(v))

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use super::{session, AppState};
+use super::AppState;
 use crate::telemetry::metrics::gauge;
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -77,7 +77,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ("outcome=\"miss\"", cache.misses as f64),
         ],
     );
-    let now = session::now();
+    let now = crate::clock::unix_now();
     let idle_secs = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let sessions = tokio::time::timeout(
         Duration::from_secs(2),

@@ -2,7 +2,6 @@
 //!
 //! The cookie holds a random 256-bit token; the database holds only its SHA-256, so a leaked
 //! database cannot be replayed as cookies. Any instance can serve any request.
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -49,12 +48,6 @@ impl CookieName {
 
 /// Sessions are touched at most this often, so reads do not all become writes.
 const TOUCH_EVERY_SECS: i64 = 60;
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -167,7 +160,7 @@ pub(crate) async fn load_user(
         return Ok(None);
     };
     let token_hash = hash_token(&token);
-    let now = now();
+    let now = crate::clock::unix_now();
     let idle = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let Some(s) = state
         .db
@@ -340,7 +333,7 @@ pub async fn start_session(
     secure: bool,
 ) -> Result<HeaderValue, AppError> {
     let token = random_token();
-    let now = now();
+    let now = crate::clock::unix_now();
     let lifetime = i64::try_from(state.config.session.lifetime.as_secs()).unwrap_or(i64::MAX);
     state
         .db

@@ -38,7 +38,7 @@ fn limited(window_start: i64, limit: Limit, now: i64) -> AppError {
 
 /// Counts an event against `limit`; refuses once the window's count exceeds it.
 async fn hit(state: &AppState, bucket: &str, limit: Limit) -> Result<(), AppError> {
-    let now = session::now();
+    let now = crate::clock::unix_now();
     let w = state.db.hit_rate_limit(bucket, secs(limit), now).await?;
     if w.hits > i64::from(limit.max) {
         tracing::warn!(bucket, hits = w.hits, "throttled");
@@ -110,7 +110,10 @@ pub async fn known_device(
         return Ok(None);
     };
     let hash = session::hash_token(&token);
-    let owner = state.db.login_device_user(&hash, session::now()).await?;
+    let owner = state
+        .db
+        .login_device_user(&hash, crate::clock::unix_now())
+        .await?;
     Ok((owner == Some(user_id)).then_some(hash))
 }
 
@@ -121,7 +124,7 @@ pub async fn remember_device(
     secure: bool,
 ) -> Result<HeaderValue, AppError> {
     let token = session::random_token();
-    let now = session::now();
+    let now = crate::clock::unix_now();
     state
         .db
         .create_login_device(

@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Once;
 
 use newsread::app::Application;
-use newsread::config::{Config, DatabaseUrl};
+use newsread::config::Config;
 use newsread::domain::article::NewArticle;
+use newsread::secret::DatabaseUrl;
 use newsread::storage::Db;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};

@@ -7,7 +7,7 @@ use crate::domain::feed::FeedFilter;
 use crate::domain::vocab::Dimension;
 use crate::web::error::AppError;
 use crate::web::form::Form;
-use crate::web::session::{self, Flash, PageContext};
+use crate::web::session::{Flash, PageContext};
 use crate::web::{AppState, Layout};
 
 pub struct Choice {
@@ -219,7 +219,7 @@ async fn save(state: &AppState, ctx: &PageContext, form: &Form) -> Result<Respon
     filter.normalize();
     state
         .db
-        .save_preferences(user.user_id, &filter, session::now())
+        .save_preferences(user.user_id, &filter, crate::clock::unix_now())
         .await?;
     Ok(ctx.redirect("/news", Some(Flash::PreferencesSaved)))
 }

@@ -12,7 +12,7 @@ use crate::domain::vocab::Dimension;
 use crate::storage::FeedPage;
 use crate::web::error::AppError;
 use crate::web::form::Form;
-use crate::web::session::{self, PageContext};
+use crate::web::session::PageContext;
 use crate::web::{body, AppState, Layout};
 
 pub const PAGE_SIZE: u32 = 30;
@@ -165,7 +165,7 @@ fn cards_html(page: &FeedPage, cached_images: bool) -> Result<Arc<str>, AppError
     if let Some(html) = page.rendered.html.get() {
         return Ok(html.clone());
     }
-    let now = session::now();
+    let now = crate::clock::unix_now();
     let list = CardList {
         cards: page
             .articles

@@ -157,7 +157,7 @@ async fn create_account(
     };
     let user_id = match state
         .db
-        .create_user(&username, &email, &hash, session::now())
+        .create_user(&username, &email, &hash, crate::clock::unix_now())
         .await
     {
         Ok(id) => id,
