@@ -130,7 +130,7 @@ pub async fn seed(
                 }
                 db.save_preferences(id, &filter, now).await?;
             }
-            Err(crate::storage::Error::Duplicate { .. }) => {}
+            Err(crate::storage::Error::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }

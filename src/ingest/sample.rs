@@ -57,7 +57,9 @@ pub async fn load_if_empty(db: &Db, now: i64) -> Result<Option<InsertStats>, Err
     if db.has_articles().await? {
         return Ok(None);
     }
-    let articles = articles(now).map_err(|e| Error::Query(sqlx::Error::Protocol(e.to_string())))?;
+    // The bundled set is checked by a unit test: failing here is a bug.
+    let articles = articles(now)
+        .map_err(|e| Error::invariant(format!("the bundled sample set is broken: {e:#}")))?;
     let stats = db.upsert_articles(&articles, now).await?;
     tracing::info!(added = stats.added, "loaded the bundled sample news");
     Ok(Some(stats))

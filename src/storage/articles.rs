@@ -2,7 +2,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Db, Dialect, Error};
+use super::{Db, Error};
 use crate::domain::article::{Article, NewArticle};
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
@@ -115,6 +115,24 @@ pub(super) fn filter_sql(filter: &FeedFilter) -> (String, Vec<&'static str>) {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds the 14 columns of an `INSERT INTO articles (url_hash, ..., updated_at)` row.
+/// The columns [`bind_new_article`] binds, in its order.
+const NEW_ARTICLE_COLUMNS: &[&str] = &[
+    "url_hash",
+    "url",
+    "title",
+    "description",
+    "source",
+    "author",
+    "image_url",
+    "category",
+    "country",
+    "language",
+    "published_at",
+    "is_sample",
+    "created_at",
+    "updated_at",
+];
+
 fn bind_new_article<'q>(
     q: AnyQuery<'q>,
     a: &'q NewArticle,
@@ -252,19 +270,11 @@ impl Db {
         articles: &[NewArticle],
         now: i64,
     ) -> Result<InsertStats, Error> {
-        let insert = match self.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
-                 category, country, language, published_at, is_sample, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
-                 category, country, language, published_at, is_sample, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url_hash) DO NOTHING"
-            }
-        };
-        let insert = self.sql(insert);
+        // Rows come from ingestion, which caps every field to its column (see dialect's
+        // note on MySQL's INSERT IGNORE).
+        let insert =
+            self.dialect()
+                .insert_or_skip("articles", NEW_ARTICLE_COLUMNS, &["url_hash"], 1);
         let select =
             self.sql("SELECT title, description, image_url FROM articles WHERE url_hash = ?");
         let update = self.sql(
@@ -323,28 +333,17 @@ impl Db {
         articles: &[NewArticle],
         now: i64,
     ) -> Result<u64, Error> {
-        const COLUMNS: usize = 14;
         const ROWS: usize = 500;
         let mut added = 0;
         for group in articles.chunks(ROWS * 20) {
             let mut tx = self.primary()?.begin().await?;
             for chunk in group.chunks(ROWS) {
-                let marks =
-                    vec![format!("({})", vec!["?"; COLUMNS].join(", ")); chunk.len()].join(", ");
-                let head = "INSERT INTO articles (url_hash, url, title, description, source, author, image_url, \
-                            category, country, language, published_at, is_sample, created_at, updated_at) VALUES ";
-                let sql = match self.dialect() {
-                    // MySQL counts rows matched by ON DUPLICATE KEY UPDATE as affected; IGNORE
-                    // reports only inserted rows (this path only ever sees generated data).
-                    Dialect::MySql => format!(
-                        "{}{marks}",
-                        head.replacen("INSERT INTO", "INSERT IGNORE INTO", 1)
-                    ),
-                    Dialect::Sqlite | Dialect::Postgres => {
-                        format!("{head}{marks} ON CONFLICT (url_hash) DO NOTHING")
-                    }
-                };
-                let sql = self.sql(&sql);
+                let sql = self.dialect().insert_or_skip(
+                    "articles",
+                    NEW_ARTICLE_COLUMNS,
+                    &["url_hash"],
+                    chunk.len(),
+                );
                 let mut q = sqlx::query(&sql);
                 for a in chunk {
                     q = bind_new_article(q, a, url_hash(&a.url), now);
@@ -417,10 +416,7 @@ mod tests {
     #[tokio::test]
     async fn sqlite_plans_filtered_branches_on_the_selective_index() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::config::Config::from_vars(Default::default())
-            .unwrap()
-            .database;
-        cfg.url = crate::secret::DatabaseUrl::new(format!(
+        let cfg = crate::storage::pools::test_config(&format!(
             "sqlite://{}",
             dir.path().join("plan.db").display()
         ));

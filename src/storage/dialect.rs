@@ -1,5 +1,11 @@
-//! Which SQL engine a database URL names. A leaf: it imports nothing of ours, so the
-//! configuration can check a URL without reaching into the storage layer's internals.
+//! Everything that differs between SQLite, PostgreSQL and MySQL/MariaDB, in one place:
+//! placeholders, upserts, inserts that skip existing keys, ids of new rows, bounded deletes
+//! and the engines' error codes. Queries elsewhere are written once, in the SQL all three
+//! share, and ask this module for the few clauses that differ.
+//!
+//! A leaf: it imports nothing of ours, so the configuration can name a backend from a URL
+//! without reaching into the storage layer.
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,8 +15,21 @@ pub enum Dialect {
     MySql,
 }
 
+/// What an engine's error means for the caller, independent of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The server cannot take this now (down, busy, shutting down, too many connections,
+    /// locked): the same statement may work in a moment.
+    Unavailable,
+    /// The server is (now) a read-only standby: after a failover, writes wait for the new
+    /// primary.
+    ReadOnly,
+    /// Our credentials were refused (being rotated): re-read them.
+    AuthFailure,
+}
+
 impl Dialect {
-    /// The backend named by a URL's scheme.
+    /// The backend named by a URL's scheme (case-insensitive, as the drivers read it).
     pub fn from_url(url: &str) -> Result<Self, String> {
         let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
@@ -23,6 +42,185 @@ impl Dialect {
             ),
         }
     }
+
+    /// Rewrites `?` placeholders to `$1, $2, ...` for PostgreSQL. Our SQL never has `?` inside
+    /// a literal.
+    pub fn placeholders(self, sql: &str) -> Cow<'_, str> {
+        if self != Dialect::Postgres || !sql.contains('?') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0u32;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// `INSERT INTO table (columns) VALUES (?, ...)` that, when a row with the same `key`
+    /// exists, sets each of `set` to an expression instead. An expression may name the stored
+    /// row's columns as `table.column`, the new row's as `new(column)`, and use `?`
+    /// placeholders (bound after the inserted values, in the order written). MySQL evaluates
+    /// the assignments left to right, each seeing the ones before: write them so that does
+    /// not matter (an assignment must not read a column assigned before it).
+    pub fn upsert(
+        self,
+        table: &str,
+        columns: &[&str],
+        key: &[&str],
+        set: &[(&str, &str)],
+    ) -> String {
+        let mut sql = insert_head(table, columns, 1);
+        let assignments: Vec<String> = set
+            .iter()
+            .map(|(column, expr)| format!("{column} = {}", self.new_value(expr)))
+            .collect();
+        match self {
+            Dialect::MySql => {
+                sql.push_str(" ON DUPLICATE KEY UPDATE ");
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET ", key.join(", ")));
+            }
+        }
+        sql.push_str(&assignments.join(", "));
+        self.placeholders(&sql).into_owned()
+    }
+
+    /// An upsert that replaces `columns` with the new row's values.
+    pub fn upsert_replacing(
+        self,
+        table: &str,
+        columns: &[&str],
+        key: &[&str],
+        replaced: &[&str],
+    ) -> String {
+        let set: Vec<(&str, String)> = replaced.iter().map(|c| (*c, format!("new({c})"))).collect();
+        let set: Vec<(&str, &str)> = set.iter().map(|(c, e)| (*c, e.as_str())).collect();
+        self.upsert(table, columns, key, &set)
+    }
+
+    /// A multi-row `INSERT` that skips rows whose `key` is already stored; the affected-row
+    /// count is the number of rows inserted. MySQL has no `ON CONFLICT DO NOTHING`: there it is
+    /// `INSERT IGNORE`, which also lets racing inserts of one new row wait instead of
+    /// deadlocking (an `ON DUPLICATE KEY UPDATE` does deadlock in InnoDB), but turns some
+    /// other errors (an over-long value) into warnings: insert only validated rows with it.
+    pub fn insert_or_skip(
+        self,
+        table: &str,
+        columns: &[&str],
+        key: &[&str],
+        rows: usize,
+    ) -> String {
+        let head = insert_head(table, columns, rows);
+        let sql = match self {
+            Dialect::MySql => head.replacen("INSERT INTO", "INSERT IGNORE INTO", 1),
+            Dialect::Sqlite | Dialect::Postgres => {
+                format!("{head} ON CONFLICT ({}) DO NOTHING", key.join(", "))
+            }
+        };
+        self.placeholders(&sql).into_owned()
+    }
+
+    /// An `INSERT` of one row whose new `id` the statement returns: `RETURNING id` where the
+    /// engine has it; on MySQL the id comes from the OK packet (`LAST_INSERT_ID()`), so run
+    /// it with `execute` and read `last_insert_id()` when [`Dialect::has_returning`] is false.
+    pub fn insert_returning_id(self, table: &str, columns: &[&str]) -> String {
+        let mut sql = insert_head(table, columns, 1);
+        if self.has_returning() {
+            sql.push_str(" RETURNING id");
+        }
+        self.placeholders(&sql).into_owned()
+    }
+
+    /// Whether `INSERT ... RETURNING` exists (MySQL 8 has none; MariaDB's is not MySQL's).
+    pub fn has_returning(self) -> bool {
+        self != Dialect::MySql
+    }
+
+    /// `DELETE` of at most `?` rows matching `condition`, in `order` (the limit is bound
+    /// after the condition's parameters). MySQL deletes with `ORDER BY ... LIMIT`, the others
+    /// by id from a bounded subquery.
+    pub fn delete_limited(self, table: &str, condition: &str, order: &str) -> String {
+        let sql = match self {
+            Dialect::MySql => {
+                format!("DELETE FROM {table} WHERE {condition} ORDER BY {order} LIMIT ?")
+            }
+            Dialect::Sqlite | Dialect::Postgres => format!(
+                "DELETE FROM {table} WHERE id IN \
+                 (SELECT id FROM {table} WHERE {condition} ORDER BY {order} LIMIT ?)"
+            ),
+        };
+        self.placeholders(&sql).into_owned()
+    }
+
+    /// A query answering one row with the BIGINT column `ro`: non-zero when the server
+    /// refuses writes (a standby). `None` for SQLite, which is never one.
+    pub fn read_only_probe(self) -> Option<&'static str> {
+        match self {
+            Dialect::Postgres => Some("SELECT CAST(pg_is_in_recovery() AS BIGINT) AS ro"),
+            Dialect::MySql => Some("SELECT CAST(@@global.read_only AS SIGNED) AS ro"),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// `new(column)` in an upsert expression: the value the insert proposed.
+    fn new_value(self, expr: &str) -> String {
+        let mut out = String::with_capacity(expr.len());
+        let mut rest = expr;
+        while let Some(at) = rest.find("new(") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 4..];
+            let Some(close) = after.find(')') else {
+                out.push_str(&rest[at..]);
+                return out;
+            };
+            let column = &after[..close];
+            match self {
+                Dialect::MySql => out.push_str(&format!("VALUES({column})")),
+                Dialect::Sqlite | Dialect::Postgres => out.push_str(&format!("excluded.{column}")),
+            }
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `INSERT INTO table (a, b) VALUES (?, ?), (?, ?)` for `rows` rows.
+fn insert_head(table: &str, columns: &[&str], rows: usize) -> String {
+    let marks = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        vec![marks; rows.max(1)].join(", ")
+    )
+}
+
+/// What an engine's error code means. Codes are PostgreSQL's SQLSTATEs, SQLite's result
+/// codes and MySQL's error numbers (its SQLSTATE is the generic HY000 for most of these);
+/// they do not collide, so no dialect is needed to read them.
+pub fn classify_code(code: &str) -> Option<Failure> {
+    match code {
+        // PostgreSQL read_only_sql_transaction; MySQL --read-only and read-only mode.
+        "25006" | "1290" | "1836" => Some(Failure::ReadOnly),
+        // PostgreSQL invalid password / authorization; MySQL access denied.
+        "28P01" | "28000" | "1045" => Some(Failure::AuthFailure),
+        // MySQL: too many connections, server shutdown, lock wait timeout.
+        "1040" | "1053" | "1205" => Some(Failure::Unavailable),
+        // SQLite: busy / locked beyond the busy timeout.
+        "5" | "6" | "517" | "261" | "262" => Some(Failure::Unavailable),
+        // PostgreSQL: operator intervention (shutting down, cannot connect now), connection
+        // exceptions.
+        c if c.starts_with("57P") || c.starts_with("08") => Some(Failure::Unavailable),
+        _ => None,
+    }
 }
 
 impl fmt::Display for Dialect {
@@ -32,5 +230,99 @@ impl fmt::Display for Dialect {
             Dialect::Postgres => "PostgreSQL",
             Dialect::MySql => "MySQL",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql];
+
+    #[test]
+    fn schemes_pick_backends() {
+        assert_eq!(Dialect::from_url("sqlite://x.db"), Ok(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("sqlite:x.db"), Ok(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("SQLite:x.db"), Ok(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("postgresql://h/d"), Ok(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("mariadb://h/d"), Ok(Dialect::MySql));
+        let err = Dialect::from_url("mongodb://h/d").unwrap_err();
+        assert!(err.contains("sqlite:") && err.contains("postgres:") && err.contains("mysql:"));
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            Dialect::Postgres.placeholders("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(Dialect::MySql.placeholders("a = ?"), "a = ?");
+        assert_eq!(Dialect::Sqlite.placeholders("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn upserts() {
+        let cols = ["k", "a", "b"];
+        assert_eq!(
+            Dialect::Sqlite.upsert_replacing("t", &cols, &["k"], &["a", "b"]),
+            "INSERT INTO t (k, a, b) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET \
+             a = excluded.a, b = excluded.b"
+        );
+        assert_eq!(
+            Dialect::MySql.upsert_replacing("t", &cols, &["k"], &["a", "b"]),
+            "INSERT INTO t (k, a, b) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
+             a = VALUES(a), b = VALUES(b)"
+        );
+        assert_eq!(
+            Dialect::Postgres.upsert(
+                "t",
+                &cols,
+                &["k"],
+                &[("a", "CASE WHEN t.a < ? THEN 1 ELSE new(a) END")]
+            ),
+            "INSERT INTO t (k, a, b) VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE SET \
+             a = CASE WHEN t.a < $4 THEN 1 ELSE excluded.a END"
+        );
+    }
+
+    #[test]
+    fn inserts_that_skip_existing_keys() {
+        assert_eq!(
+            Dialect::MySql.insert_or_skip("t", &["k", "v"], &["k"], 2),
+            "INSERT IGNORE INTO t (k, v) VALUES (?, ?), (?, ?)"
+        );
+        assert_eq!(
+            Dialect::Postgres.insert_or_skip("t", &["k", "v"], &["k"], 1),
+            "INSERT INTO t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn new_ids_and_bounded_deletes() {
+        for d in ALL {
+            let sql = d.insert_returning_id("t", &["a"]);
+            assert_eq!(sql.ends_with("RETURNING id"), d.has_returning(), "{sql}");
+            assert!(d
+                .delete_limited("t", "x < ?", "x")
+                .contains("ORDER BY x LIMIT"));
+        }
+        assert_eq!(
+            Dialect::Postgres.delete_limited("t", "x < ?", "x"),
+            "DELETE FROM t WHERE id IN (SELECT id FROM t WHERE x < $1 ORDER BY x LIMIT $2)"
+        );
+    }
+
+    #[test]
+    fn error_codes() {
+        assert_eq!(classify_code("25006"), Some(Failure::ReadOnly));
+        assert_eq!(classify_code("1836"), Some(Failure::ReadOnly));
+        assert_eq!(classify_code("28P01"), Some(Failure::AuthFailure));
+        assert_eq!(classify_code("57P01"), Some(Failure::Unavailable));
+        assert_eq!(classify_code("08006"), Some(Failure::Unavailable));
+        assert_eq!(classify_code("1205"), Some(Failure::Unavailable));
+        // A unique violation or a syntax error is not for retrying.
+        assert_eq!(classify_code("23505"), None);
+        assert_eq!(classify_code("1062"), None);
+        assert_eq!(classify_code("42601"), None);
     }
 }

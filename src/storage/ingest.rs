@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::articles::url_hash;
-use super::{Db, Dialect, Error};
+use super::{Db, Error};
 
 /// What an instance learned when it tried to take or renew a lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,17 @@ const MAX_LAST_MODIFIED: usize = 64;
 const MAX_REASON: usize = 300;
 const MAX_SOURCE: usize = 2048;
 
+/// Every column of `ingest_sources`, in the order the upserts bind them.
+const SOURCE_COLUMNS: &[&str] = &[
+    "source_key",
+    "source",
+    "etag",
+    "last_modified",
+    "blocked_until",
+    "blocked_reason",
+    "updated_at",
+];
+
 fn capped(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_owned(),
@@ -53,20 +64,18 @@ impl Db {
         ttl_secs: i64,
     ) -> Result<LeaseState, Error> {
         let pool = self.primary()?;
-        let ensure = match self.dialect() {
-            // Not ON DUPLICATE KEY UPDATE: racing upserts of one new row deadlock in InnoDB
-            // (each holds a shared lock and waits for the exclusive one).
-            Dialect::MySql => {
-                "INSERT IGNORE INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
-                 VALUES (?, '', 0, 0, 0)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO ingest_leases (name, holder, expires_at, last_run_at, version) \
-                 VALUES (?, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING"
-            }
-        };
-        sqlx::query(&self.sql(ensure))
+        let ensure = self.dialect().insert_or_skip(
+            "ingest_leases",
+            &["name", "holder", "expires_at", "last_run_at", "version"],
+            &["name"],
+            1,
+        );
+        sqlx::query(&ensure)
             .bind(name)
+            .bind("")
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind(0_i64)
             .execute(pool)
             .await?;
         let done = sqlx::query(&self.sql(
@@ -164,24 +173,19 @@ impl Db {
     ) -> Result<(), Error> {
         let etag = etag.filter(|v| v.chars().count() <= MAX_ETAG);
         let last_modified = last_modified.filter(|v| v.chars().count() <= MAX_LAST_MODIFIED);
-        let sql = match self.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
-                 blocked_reason, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON DUPLICATE KEY UPDATE \
-                 etag = VALUES(etag), last_modified = VALUES(last_modified), updated_at = VALUES(updated_at)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
-                 blocked_reason, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON CONFLICT (source_key) \
-                 DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, \
-                 updated_at = excluded.updated_at"
-            }
-        };
-        sqlx::query(&self.sql(sql))
+        let sql = self.dialect().upsert_replacing(
+            "ingest_sources",
+            SOURCE_COLUMNS,
+            &["source_key"],
+            &["etag", "last_modified", "updated_at"],
+        );
+        sqlx::query(&sql)
             .bind(url_hash(source_id))
             .bind(capped(label, MAX_SOURCE))
             .bind(etag)
             .bind(last_modified)
+            .bind(0_i64)
+            .bind(None::<String>)
             .bind(now)
             .execute(self.primary()?)
             .await?;
@@ -198,23 +202,17 @@ impl Db {
         now: i64,
     ) -> Result<(), Error> {
         let reason = reason.map(|r| capped(r, MAX_REASON));
-        let sql = match self.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
-                 blocked_reason, updated_at) VALUES (?, ?, NULL, NULL, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 blocked_until = VALUES(blocked_until), blocked_reason = VALUES(blocked_reason), \
-                 updated_at = VALUES(updated_at)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO ingest_sources (source_key, source, etag, last_modified, blocked_until, \
-                 blocked_reason, updated_at) VALUES (?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (source_key) \
-                 DO UPDATE SET blocked_until = excluded.blocked_until, \
-                 blocked_reason = excluded.blocked_reason, updated_at = excluded.updated_at"
-            }
-        };
-        sqlx::query(&self.sql(sql))
+        let sql = self.dialect().upsert_replacing(
+            "ingest_sources",
+            SOURCE_COLUMNS,
+            &["source_key"],
+            &["blocked_until", "blocked_reason", "updated_at"],
+        );
+        sqlx::query(&sql)
             .bind(url_hash(source_id))
             .bind(capped(label, MAX_SOURCE))
+            .bind(None::<String>)
+            .bind(None::<String>)
             .bind(until)
             .bind(reason)
             .bind(now)
@@ -232,18 +230,16 @@ impl Db {
         cap: i64,
     ) -> Result<bool, Error> {
         let pool = self.primary()?;
-        let ensure = match self.dialect() {
-            Dialect::MySql => {
-                "INSERT IGNORE INTO ingest_usage (source, period, requests) VALUES (?, ?, 0)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO ingest_usage (source, period, requests) VALUES (?, ?, 0) \
-                 ON CONFLICT (source, period) DO NOTHING"
-            }
-        };
-        sqlx::query(&self.sql(ensure))
+        let ensure = self.dialect().insert_or_skip(
+            "ingest_usage",
+            &["source", "period", "requests"],
+            &["source", "period"],
+            1,
+        );
+        sqlx::query(&ensure)
             .bind(source)
             .bind(period)
+            .bind(0_i64)
             .execute(pool)
             .await?;
         let done = sqlx::query(&self.sql(
@@ -280,16 +276,10 @@ impl Db {
         cutoff: i64,
         batch: i64,
     ) -> Result<u64, Error> {
-        let sql = match self.dialect() {
-            Dialect::MySql => {
-                "DELETE FROM articles WHERE published_at < ? ORDER BY published_at LIMIT ?"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "DELETE FROM articles WHERE id IN \
-                 (SELECT id FROM articles WHERE published_at < ? ORDER BY published_at LIMIT ?)"
-            }
-        };
-        let done = sqlx::query(&self.sql(sql))
+        let sql = self
+            .dialect()
+            .delete_limited("articles", "published_at < ?", "published_at");
+        let done = sqlx::query(&sql)
             .bind(cutoff)
             .bind(batch)
             .execute(self.primary()?)

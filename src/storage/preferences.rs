@@ -1,6 +1,6 @@
 use sqlx::Row;
 
-use super::{Db, Dialect, Error};
+use super::{Db, Error};
 use crate::domain::feed::FeedFilter;
 use crate::domain::vocab::Dimension;
 
@@ -29,19 +29,19 @@ impl Db {
         filter: &FeedFilter,
         now: i64,
     ) -> Result<(), Error> {
-        let sql = match self.dialect() {
-            Dialect::MySql => {
-                "INSERT INTO user_preferences (user_id, countries, languages, categories, updated_at) \
-                 VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE countries = VALUES(countries), \
-                 languages = VALUES(languages), categories = VALUES(categories), updated_at = VALUES(updated_at)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO user_preferences (user_id, countries, languages, categories, updated_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET countries = excluded.countries, \
-                 languages = excluded.languages, categories = excluded.categories, updated_at = excluded.updated_at"
-            }
-        };
-        sqlx::query(&self.sql(sql))
+        let sql = self.dialect().upsert_replacing(
+            "user_preferences",
+            &[
+                "user_id",
+                "countries",
+                "languages",
+                "categories",
+                "updated_at",
+            ],
+            &["user_id"],
+            &["countries", "languages", "categories", "updated_at"],
+        );
+        sqlx::query(&sql)
             .bind(user_id)
             .bind(filter.stored(Dimension::Country))
             .bind(filter.stored(Dimension::Language))

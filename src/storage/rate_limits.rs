@@ -1,6 +1,6 @@
 use sqlx::Row;
 
-use super::{Db, Dialect, Error};
+use super::{Db, Error};
 
 /// A bucket's state: hits counted in the window that started at `window_start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,48 +20,46 @@ impl Db {
     ) -> Result<Window, Error> {
         let expired = now - window_secs;
         let pool = self.primary()?;
-        let row = match self.dialect() {
-            Dialect::MySql => {
-                // MySQL has no RETURNING: count and read back in one transaction, whose row
-                // lock (taken by the upsert) makes concurrent hits wait, so each reads its own
-                // count. MySQL applies SET clauses left to right: `hits` must read the old
-                // window.
-                let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) \
-                     ON DUPLICATE KEY UPDATE hits = IF(window_start <= ?, 1, hits + 1), \
-                     window_start = IF(window_start <= ?, ?, window_start)",
-                )
+        // `hits` is assigned first and `window_start` does not read it: MySQL applies the
+        // assignments left to right.
+        let upsert = self.dialect().upsert(
+            "rate_limits",
+            &["bucket", "window_start", "hits"],
+            &["bucket"],
+            &[
+                (
+                    "hits",
+                    "CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.hits + 1 END",
+                ),
+                (
+                    "window_start",
+                    "CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END",
+                ),
+            ],
+        );
+        let bind = |sql| {
+            sqlx::query(sql)
                 .bind(bucket)
                 .bind(now)
+                .bind(1_i64)
                 .bind(expired)
                 .bind(expired)
                 .bind(now)
-                .execute(&mut *tx)
+        };
+        let row = if self.dialect().has_returning() {
+            let sql = format!("{upsert} RETURNING hits, window_start");
+            bind(&sql).fetch_one(pool).await?
+        } else {
+            // Counted and read back in one transaction: the upsert's row lock makes
+            // concurrent hits wait, so each reads its own count.
+            let mut tx = pool.begin().await?;
+            bind(&upsert).execute(&mut *tx).await?;
+            let row = sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
+                .bind(bucket)
+                .fetch_one(&mut *tx)
                 .await?;
-                let row = sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
-                    .bind(bucket)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                row
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                sqlx::query(&self.sql(
-                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) \
-                     ON CONFLICT (bucket) DO UPDATE SET \
-                     hits = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.hits + 1 END, \
-                     window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END \
-                     RETURNING hits, window_start",
-                ))
-                .bind(bucket)
-                .bind(now)
-                .bind(expired)
-                .bind(expired)
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-            }
+            tx.commit().await?;
+            row
         };
         Ok(Window {
             hits: row.try_get("hits")?,

@@ -54,12 +54,12 @@ impl Db {
         role: &str,
         password: &Secret<String>,
     ) -> Result<(), Error> {
-        valid_role_name(role).map_err(Error::Invalid)?;
-        valid_role_password(password.expose()).map_err(Error::Invalid)?;
+        valid_role_name(role).map_err(Error::Setup)?;
+        valid_role_password(password.expose()).map_err(Error::Setup)?;
         let pool = self.primary()?;
         let pw = literal(password.expose());
         match self.dialect() {
-            Dialect::Sqlite => return Err(Error::Invalid("SQLite has no database roles".into())),
+            Dialect::Sqlite => return Err(Error::Setup("SQLite has no database roles".into())),
             Dialect::Postgres => {
                 let exists = sqlx::query("SELECT 1 AS one FROM pg_roles WHERE rolname = $1")
                     .bind(role)
@@ -122,7 +122,7 @@ impl Db {
                 }
                 Err(e) => return Err(e.into()),
             };
-        Ok(super::migrator(self.dialect())
+        Ok(super::migrations::migrator(self.dialect())
             .iter()
             .map(|m| m.version)
             .filter(|v| !applied.contains(v))

@@ -69,10 +69,9 @@ fn into_error(e: rusqlite::Error) -> Error {
         e.sqlite_error_code(),
         Some(DatabaseBusy | DatabaseLocked | CannotOpen)
     );
-    let e = sqlx::Error::Protocol(format!("SQLite (inline read): {e}"));
     if unavailable {
-        Error::Unavailable(e)
+        Error::Unavailable(Box::new(e))
     } else {
-        Error::Query(e)
+        Error::Bug(Box::new(e))
     }
 }

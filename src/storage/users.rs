@@ -1,6 +1,7 @@
 use sqlx::Row;
 
-use super::{insert_returning_id, is_unique_violation, Db, Error};
+use super::error::is_unique_violation;
+use super::{Conflict, Db, Error};
 use crate::domain::user::{Email, Username};
 
 /// What a login needs to check a password.
@@ -34,7 +35,7 @@ impl Db {
     }
 
     /// Creates an account. Uniqueness is enforced by the database, so concurrent sign-ups
-    /// with one name yield exactly one account and [`Error::Duplicate`] for the rest.
+    /// with one name yield exactly one account and [`Conflict::Identity`] for the rest.
     pub async fn create_user(
         &self,
         username: &Username,
@@ -42,14 +43,17 @@ impl Db {
         password_hash: &str,
         now: i64,
     ) -> Result<i64, Error> {
-        let mut sql = String::from(
-            "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+        let sql = self.dialect().insert_returning_id(
+            "users",
+            &[
+                "username",
+                "username_key",
+                "email",
+                "email_key",
+                "password_hash",
+                "created_at",
+            ],
         );
-        if self.dialect() != super::Dialect::MySql {
-            sql.push_str(" RETURNING id");
-        }
-        let sql = self.sql(&sql);
         let query = sqlx::query(&sql)
             .bind(username.as_str())
             .bind(username.key())
@@ -57,15 +61,18 @@ impl Db {
             .bind(email.key())
             .bind(password_hash)
             .bind(now);
-        match insert_returning_id(self, self.primary()?, query).await {
+        match self.insert_id(self.primary()?, query).await {
             Ok(id) => Ok(id),
-            Err(e) if is_unique_violation(&e) => {
+            Err(Error::Bug(e))
+                if e.downcast_ref::<sqlx::Error>()
+                    .is_some_and(is_unique_violation) =>
+            {
                 let (username, email) = self.identities_taken(username, email).await?;
                 // The conflicting row may have been deleted since; still a conflict to report.
-                Err(Error::Duplicate {
+                Err(Error::Conflict(Conflict::Identity {
                     username: username || !email,
                     email,
-                })
+                }))
             }
             Err(e) => Err(e.into()),
         }

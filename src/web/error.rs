@@ -17,6 +17,9 @@ pub enum AppError {
     Csrf,
     #[error("not found")]
     NotFound,
+    /// The request collides with stored data (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported content type")]
@@ -40,6 +43,9 @@ impl From<storage::Error> for AppError {
             storage::Error::Unavailable(_) | storage::Error::PrimaryDown => {
                 AppError::Unavailable(e)
             }
+            storage::Error::NotFound(_) => AppError::NotFound,
+            storage::Error::Conflict(c) => AppError::Conflict(c.to_string()),
+            // A bug, or a set-up error that reached a request: 500, logged.
             other => AppError::Internal(other.into()),
         }
     }
@@ -70,6 +76,7 @@ impl AppError {
             AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -85,6 +92,7 @@ impl AppError {
             AppError::LoginRequired { .. } => "unauthenticated",
             AppError::Csrf => "csrf_failed",
             AppError::NotFound => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Unprocessable(_) => "invalid_parameter",
@@ -98,7 +106,9 @@ impl AppError {
     /// What the user is told: never internal detail.
     fn public_message(&self) -> String {
         match self {
-            AppError::BadRequest(m) | AppError::Unprocessable(m) => m.clone(),
+            AppError::BadRequest(m) | AppError::Unprocessable(m) | AppError::Conflict(m) => {
+                m.clone()
+            }
             AppError::LoginRequired { .. } => "Log in to continue.".into(),
             AppError::Csrf => {
                 "This form has expired or was sent from another site. Go back, reload the page and try again.".into()

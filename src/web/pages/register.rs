@@ -161,7 +161,7 @@ async fn create_account(
         .await
     {
         Ok(id) => id,
-        Err(storage::Error::Duplicate { username, email }) => {
+        Err(storage::Error::Conflict(storage::Conflict::Identity { username, email })) => {
             return Ok(conflict(ctx, username, email))
         }
         Err(e) => return Err(e.into()),
