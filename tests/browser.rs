@@ -232,7 +232,7 @@ async fn screenshots_of_every_main_page() {
         // 503: on SQLite, a writer holding the database's write lock past the busy timeout
         // makes the next write fail as "unavailable" (the server backends are taken down in
         // the replica and operations tests instead).
-        if backend() == Backend::Sqlite {
+        if backend() == Dialect::Sqlite {
             install_drivers();
             let mut lock = sqlx::AnyConnection::connect(&strict.database.url)
                 .await

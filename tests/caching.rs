@@ -115,7 +115,7 @@ async fn readers_with_one_selection_share_a_page_and_the_metrics_show_it() {
         app.signed_up("share_two").await,
     ];
     let lookups = |text: &str, outcome: &str| -> f64 {
-        let prefix = format!("newsread_feed_cache_lookups{{outcome=\"{outcome}\"}} ");
+        let prefix = format!("newsread_feed_cache_lookups_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .and_then(|v| v.trim().parse().ok())

@@ -127,7 +127,7 @@ async fn fifty_concurrent_registrations_of_one_username_yield_one_account() {
     assert!(duplicates
         .iter()
         .all(|(_, body)| body.contains("This username is already taken")));
-    assert_eq!(app.db.count_users().await.unwrap(), 1);
+    assert_eq!(app.count("users").await, 1);
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn a_schema_newer_than_this_build_is_refused_at_start() {
     assert!(out.status.success());
     install_drivers();
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let insert = if backend() == Backend::Postgres {
+    let insert = if backend() == Dialect::Postgres {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, 'from the future', TRUE, $2, 0)"
     } else {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (?, 'from the future', TRUE, ?, 0)"
@@ -248,7 +248,7 @@ async fn seed_refuses_to_add_known_password_readers_beside_real_ones() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--allow-existing-readers"), "{stderr}");
-    assert_eq!(app.db.count_users().await.unwrap(), 1, "nobody added");
+    assert_eq!(app.count("users").await, 1, "nobody added");
     // Articles alone are harmless; an explicit flag allows the readers.
     let out = newsread(&["seed", "--articles", "10", "--users", "0"], &url)
         .output()
@@ -274,7 +274,7 @@ async fn seed_refuses_to_add_known_password_readers_beside_real_ones() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(app.db.count_users().await.unwrap(), 4);
+    assert_eq!(app.count("users").await, 4);
 }
 
 #[tokio::test]
@@ -299,7 +299,7 @@ async fn seed_adds_a_large_archive_and_readers_who_can_log_in() {
 
     let app = spawn_on(db, |_| {}).await;
     app.sync_replica().await;
-    assert_eq!(app.db.count_articles().await.unwrap(), 2500);
+    assert_eq!(app.count("articles").await, 2500);
     let client = browser();
     let r = app
         .login(&client, "reader00002", newsread::seed::SEED_PASSWORD)
@@ -354,7 +354,7 @@ async fn the_app_role_gets_data_rights_and_nothing_more() {
     let role = unique_name();
     let password = newsread::secret::Secret::new("Role-Password-0123456789".to_owned());
     let result = app.db.ensure_app_role(&role, &password).await;
-    if backend() == Backend::Sqlite {
+    if backend() == Dialect::Sqlite {
         let err = result.expect_err("SQLite has no roles");
         assert!(
             err.to_string().contains("SQLite has no database roles"),

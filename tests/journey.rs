@@ -243,7 +243,7 @@ async fn a_fresh_instance_shows_the_bundled_sample_news() {
     let (_, news) = app.get_html(&client, "/news").await;
     assert_eq!(titles(&news).len(), 30);
     assert!(news.contains("badge-sample"), "sample articles are marked");
-    assert!(app.db.count_articles().await.unwrap() >= 200);
+    assert!(app.count("articles").await >= 200);
     // A second start does not load them twice.
     let again = newsread::ingest::sample::load_if_empty(&app.db, 0)
         .await

@@ -85,7 +85,7 @@ async fn throttling_is_shared_by_instances_on_one_database() {
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
-    assert_eq!(first.db.count_users().await.unwrap(), 4);
+    assert_eq!(first.count("users").await, 4);
 }
 
 #[tokio::test]
@@ -139,8 +139,16 @@ async fn metrics_are_served_only_on_their_own_listener() {
         "newsread_sessions_active 1",
         "newsread_ready 1",
         "# TYPE newsread_ingest_articles_total counter",
+        "# TYPE newsread_feed_cache_lookups_total counter",
+        "# TYPE newsread_db_lag_tolerant_reads_total counter",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    // Every family whose samples only grow is typed a counter and named `_total`.
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut words = line.split_whitespace().skip(2);
+        let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
     }
     assert!(!text.contains("/nope/123"));
 }
@@ -393,11 +401,11 @@ async fn secrets_never_reach_the_logs() {
     // On server backends, also an unreachable replica whose URL carries a password: its
     // connection errors are logged and must not show it.
     let replica = match backend() {
-        Backend::Postgres => {
+        Dialect::Postgres => {
             Some("postgres://reader:ReplicaPw-5521@127.0.0.1:9/newsread".to_owned())
         }
-        Backend::MySql => Some("mysql://reader:ReplicaPw-5521@127.0.0.1:9/newsread".to_owned()),
-        Backend::Sqlite => None,
+        Dialect::MySql => Some("mysql://reader:ReplicaPw-5521@127.0.0.1:9/newsread".to_owned()),
+        Dialect::Sqlite => None,
     };
     if let Some(r) = &replica {
         env.push(("NEWSREAD_DATABASE_REPLICA_URL", r.as_str()));

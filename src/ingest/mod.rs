@@ -75,13 +75,6 @@ impl Ingester {
         })
     }
 
-    /// Uses this mediastack key instead of the configured one (e.g. one read from AWS
-    /// Secrets Manager); `None` turns mediastack off.
-    pub fn with_mediastack_key(mut self, key: Option<Secret<String>>) -> Self {
-        self.mediastack_key = key;
-        self
-    }
-
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -240,13 +233,7 @@ pub(crate) fn convert(
 
 /// `2026-11-05T08:00:00Z`, for reports.
 pub fn format_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
+    crate::clock::rfc3339(unix).unwrap_or_else(|| unix.to_string())
 }
 
 /// Secrets (AWS Secrets Manager, if configured), then the database, migrated; as `serve`.

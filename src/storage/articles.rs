@@ -376,13 +376,6 @@ impl Db {
             .await?;
         Ok(row.is_some())
     }
-
-    pub async fn count_articles(&self) -> Result<i64, Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM articles")
-            .fetch_one(self.primary()?)
-            .await?;
-        Ok(row.try_get("n")?)
-    }
 }
 
 #[cfg(test)]

@@ -42,14 +42,6 @@ impl Db {
             .map_err(Into::into)
     }
 
-    pub async fn delete_login_device(&self, token_hash: &str) -> Result<(), Error> {
-        sqlx::query(&self.sql("DELETE FROM login_devices WHERE token_hash = ?"))
-            .bind(token_hash)
-            .execute(self.primary()?)
-            .await?;
-        Ok(())
-    }
-
     pub async fn purge_login_devices(&self, now: i64) -> Result<u64, Error> {
         let done = sqlx::query(&self.sql("DELETE FROM login_devices WHERE expires_at <= ?"))
             .bind(now)

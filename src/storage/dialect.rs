@@ -25,7 +25,7 @@ pub enum Failure {
     /// primary.
     ReadOnly,
     /// Our credentials were refused (being rotated): re-read them.
-    AuthFailure,
+    AuthRejected,
 }
 
 impl Dialect {
@@ -211,7 +211,7 @@ pub fn classify_code(code: &str) -> Option<Failure> {
         // PostgreSQL read_only_sql_transaction; MySQL --read-only and read-only mode.
         "25006" | "1290" | "1836" => Some(Failure::ReadOnly),
         // PostgreSQL invalid password / authorization; MySQL access denied.
-        "28P01" | "28000" | "1045" => Some(Failure::AuthFailure),
+        "28P01" | "28000" | "1045" => Some(Failure::AuthRejected),
         // MySQL: too many connections, server shutdown, lock wait timeout.
         "1040" | "1053" | "1205" => Some(Failure::Unavailable),
         // SQLite: busy / locked beyond the busy timeout.
@@ -316,7 +316,7 @@ mod tests {
     fn error_codes() {
         assert_eq!(classify_code("25006"), Some(Failure::ReadOnly));
         assert_eq!(classify_code("1836"), Some(Failure::ReadOnly));
-        assert_eq!(classify_code("28P01"), Some(Failure::AuthFailure));
+        assert_eq!(classify_code("28P01"), Some(Failure::AuthRejected));
         assert_eq!(classify_code("57P01"), Some(Failure::Unavailable));
         assert_eq!(classify_code("08006"), Some(Failure::Unavailable));
         assert_eq!(classify_code("1205"), Some(Failure::Unavailable));

@@ -73,7 +73,7 @@ impl Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match failure(&e) {
-            Some(Failure::AuthFailure) => AUTH_FAILURES.notify_waiters(),
+            Some(Failure::AuthRejected) => AUTH_FAILURES.notify_waiters(),
             Some(Failure::ReadOnly) => {
                 READ_ONLY_SEEN_AT.store(clock_ms().max(1), Ordering::Relaxed);
                 AUTH_FAILURES.notify_waiters();
@@ -113,7 +113,7 @@ pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
 }
 
 pub(crate) fn is_auth_failure(e: &sqlx::Error) -> bool {
-    failure(e) == Some(Failure::AuthFailure)
+    failure(e) == Some(Failure::AuthRejected)
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

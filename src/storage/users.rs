@@ -74,7 +74,7 @@ impl Db {
                     email,
                 }))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -108,13 +108,6 @@ impl Db {
                 .bind(format!("%@{}", domain.to_ascii_lowercase()))
                 .fetch_one(self.primary()?)
                 .await?;
-        Ok(row.try_get("n")?)
-    }
-
-    pub async fn count_users(&self) -> Result<i64, Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(self.primary()?)
-            .await?;
         Ok(row.try_get("n")?)
     }
 }

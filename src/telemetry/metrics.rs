@@ -153,7 +153,18 @@ pub fn method_label(method: &str) -> &'static str {
 
 /// Appends one gauge with its HELP and TYPE lines.
 pub fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    family(out, name, help, "gauge", samples);
+}
+
+/// A value that only grows while the process runs; Prometheus computes rates from it.
+/// The name ends in `_total`, as the exposition format asks of counters.
+pub fn counter(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
+    debug_assert!(name.ends_with("_total"), "{name}");
+    family(out, name, help, "counter", samples);
+}
+
+fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(&str, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     for (labels, v) in samples {
         if labels.is_empty() {
             let _ = writeln!(out, "{name} {v}");

@@ -319,3 +319,64 @@ pub fn busy(mut response: Response) -> Response {
 pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storage errors reach the reader by what they mean: a database that cannot serve now
+    /// is 503 with Retry-After, never a 500; a bug is 500 and says nothing of itself.
+    #[test]
+    fn storage_errors_map_to_statuses() {
+        let cases = [
+            (
+                storage::Error::PrimaryDown,
+                StatusCode::SERVICE_UNAVAILABLE,
+                true,
+            ),
+            (
+                storage::Error::from(sqlx::Error::PoolTimedOut),
+                StatusCode::SERVICE_UNAVAILABLE,
+                true,
+            ),
+            (
+                storage::Error::NotFound("article"),
+                StatusCode::NOT_FOUND,
+                false,
+            ),
+            (
+                storage::Error::Conflict(storage::Conflict::Identity {
+                    username: true,
+                    email: false,
+                }),
+                StatusCode::CONFLICT,
+                false,
+            ),
+            (
+                storage::Error::invariant("the database returned no id for a new row"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                false,
+            ),
+            (
+                storage::Error::from(sqlx::Error::RowNotFound),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                false,
+            ),
+        ];
+        for (error, status, retry) in cases {
+            let shown = error.to_string();
+            let app = AppError::from(error);
+            assert_eq!(app.status(), status, "{shown}");
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                assert!(!app.public_message().contains("id for a new row"));
+            }
+            let response = app.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                retry,
+                "{shown}"
+            );
+        }
+    }
+}

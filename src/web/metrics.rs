@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::AppState;
-use crate::telemetry::metrics::gauge;
+use crate::telemetry::metrics::{counter, gauge};
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::with_capacity(8192);
@@ -52,10 +52,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         &up,
     );
     let stats = db.read_stats();
-    gauge(
+    counter(
         &mut out,
-        "newsread_db_lag_tolerant_reads",
-        "Lag-tolerant reads by where they were served (counter since start).",
+        "newsread_db_lag_tolerant_reads_total",
+        "Lag-tolerant reads by where they were served.",
         &[
             (
                 "served_by=\"replica\"",
@@ -68,10 +68,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ],
     );
     let cache = db.feed_cache_stats();
-    gauge(
+    counter(
         &mut out,
-        "newsread_feed_cache_lookups",
-        "Feed-page cache lookups by outcome (counter since start).",
+        "newsread_feed_cache_lookups_total",
+        "Feed-page cache lookups by outcome.",
         &[
             ("outcome=\"hit\"", cache.hits as f64),
             ("outcome=\"miss\"", cache.misses as f64),

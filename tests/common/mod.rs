@@ -9,7 +9,6 @@ pub mod server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Once;
 
 use newsread::app::Application;
 use newsread::config::Config;
@@ -19,19 +18,16 @@ use newsread::storage::Db;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use sqlx::Connection as _;
+use sqlx::Row as _;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
+pub use newsread::storage::{install_drivers, Dialect};
 
-pub fn backend() -> Backend {
+/// The engine this run of the suite tests, named as the app names it.
+pub fn backend() -> Dialect {
     match std::env::var("NEWSREAD_TEST_BACKEND").as_deref() {
-        Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
-        Ok("postgres") => Backend::Postgres,
-        Ok("mysql") => Backend::MySql,
+        Err(_) | Ok("") | Ok("sqlite") => Dialect::Sqlite,
+        Ok("postgres") => Dialect::Postgres,
+        Ok("mysql") => Dialect::MySql,
         Ok(other) => panic!("NEWSREAD_TEST_BACKEND={other}: use sqlite, postgres or mysql"),
     }
 }
@@ -42,9 +38,28 @@ fn required(var: &str) -> String {
     })
 }
 
-pub fn install_drivers() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(sqlx::any::install_default_drivers);
+async fn connect(url: &str) -> sqlx::AnyConnection {
+    install_drivers();
+    sqlx::AnyConnection::connect(url)
+        .await
+        .expect("connect to the test database")
+}
+
+/// `?` placeholders as the database at `url` wants them.
+fn sql_for(url: &str, sql: &str) -> String {
+    let dialect = newsread::storage::Dialect::from_url(url).expect("known scheme");
+    dialect.placeholders(sql).into_owned()
+}
+
+/// How many rows `table` of the database at `url` holds.
+pub async fn count_rows(url: &str, table: &str) -> i64 {
+    let mut conn = connect(url).await;
+    let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("count rows");
+    conn.close().await.ok();
+    row.get::<i64, _>("n")
 }
 
 pub fn unique_name() -> String {
@@ -98,7 +113,7 @@ impl TestDatabase {
 
 pub async fn fresh_database() -> TestDatabase {
     match backend() {
-        Backend::Sqlite => {
+        Dialect::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}/newsread.db", dir.path().display());
             TestDatabase {
@@ -107,7 +122,7 @@ pub async fn fresh_database() -> TestDatabase {
                 _dir: Some(dir),
             }
         }
-        Backend::Postgres => {
+        Dialect::Postgres => {
             let name = unique_name();
             let url = create_database(&required("NEWSREAD_TEST_PG_URL"), &name, false).await;
             let replica_url = std::env::var("NEWSREAD_TEST_PG_REPLICA_URL")
@@ -120,7 +135,7 @@ pub async fn fresh_database() -> TestDatabase {
                 _dir: None,
             }
         }
-        Backend::MySql => {
+        Dialect::MySql => {
             let name = unique_name();
             let url = create_database(&required("NEWSREAD_TEST_MYSQL_URL"), &name, true).await;
             TestDatabase {
@@ -313,17 +328,32 @@ impl TestApp {
             .await
     }
 
+    /// The selection stored for a reader, read straight from the table (an empty one when
+    /// the reader never saved one).
     pub async fn preferences_of(&self, username: &str) -> newsread::domain::feed::FeedFilter {
-        let user = self
-            .db
-            .find_credentials(username)
+        let mut conn = connect(&self.database.url).await;
+        let sql = "SELECT p.countries, p.languages, p.categories FROM user_preferences p \
+                   JOIN users u ON u.id = p.user_id WHERE u.username_key = ?";
+        let sql = sql_for(&self.database.url, sql);
+        let row = sqlx::query(&sql)
+            .bind(username.to_ascii_lowercase())
+            .fetch_optional(&mut conn)
             .await
-            .expect("lookup")
-            .expect("user exists");
-        self.db
-            .preferences(user.user_id)
-            .await
-            .expect("preferences")
+            .expect("read preferences");
+        conn.close().await.ok();
+        match row {
+            None => Default::default(),
+            Some(r) => newsread::domain::feed::FeedFilter::from_stored(
+                &r.get::<String, _>("countries"),
+                &r.get::<String, _>("languages"),
+                &r.get::<String, _>("categories"),
+            ),
+        }
+    }
+
+    /// How many rows a table holds, counted on the primary.
+    pub async fn count(&self, table: &str) -> i64 {
+        count_rows(&self.database.url, table).await
     }
 
     /// Stores articles and waits until a replica (if any) has replayed them, so that tests

@@ -8,7 +8,6 @@ use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
 use crate::web::error::{ApiError, AppError};
 use crate::web::form::Form;
-use crate::web::pages::news::iso8601;
 use crate::web::session::ApiUser;
 use crate::web::AppState;
 
@@ -35,7 +34,7 @@ pub struct ArticleJson<'a> {
 impl<'a> From<&'a Article> for ArticleJson<'a> {
     fn from(a: &'a Article) -> Self {
         ArticleJson {
-            published_at: iso8601(a.published_at),
+            published_at: crate::clock::rfc3339(a.published_at).unwrap_or_default(),
             id: a.id,
             title: &a.title,
             description: &a.description,

@@ -34,16 +34,6 @@ pub struct Card<'a> {
     pub is_sample: bool,
 }
 
-pub fn iso8601(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// "5 minutes ago", "3 hours ago", "2 days ago", else the date.
 pub fn ago(ts: i64, now: i64) -> String {
     let secs = (now - ts).max(0);
@@ -75,7 +65,7 @@ impl<'a> Card<'a> {
             category_name: Dimension::Category.name_of(&a.category),
             country_name: Dimension::Country.name_of(&a.country),
             language_name: Dimension::Language.name_of(&a.language),
-            published_iso: iso8601(a.published_at),
+            published_iso: crate::clock::rfc3339(a.published_at).unwrap_or_default(),
             published_ago: ago(a.published_at, now),
             title: &a.title,
             url: &a.url,
@@ -222,6 +212,5 @@ mod tests {
         assert_eq!(ago(now - 7200, now), "2 hours ago");
         assert_eq!(ago(now - 86_400 * 3, now), "3 days ago");
         assert_eq!(ago(0, now), "01 Jan 1970");
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
     }
 }
