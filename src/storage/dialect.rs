@@ -164,9 +164,34 @@ impl Dialect {
     /// refuses writes (a standby). `None` for SQLite, which is never one.
     pub fn read_only_probe(self) -> Option<&'static str> {
         match self {
-            Dialect::Postgres => Some("SELECT CAST(pg_is_in_recovery() AS BIGINT) AS ro"),
+            Dialect::Postgres => {
+                Some("SELECT CAST(CAST(pg_is_in_recovery() AS INT) AS BIGINT) AS ro")
+            }
             Dialect::MySql => Some("SELECT CAST(@@global.read_only AS SIGNED) AS ro"),
             Dialect::Sqlite => None,
+        }
+    }
+
+    /// A query that takes this database's migration lock, waiting up to 10 minutes, and
+    /// answers `got` = 1 once held; `None` where sqlx's own lock works (PostgreSQL's advisory
+    /// lock) or a file lock is used (SQLite). sqlx asks MySQL for `GET_LOCK(name, -1)`, which
+    /// MariaDB answers with NULL (no lock) and sqlx does not check.
+    pub fn migration_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::MySql => {
+                Some("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
+            }
+            Dialect::Postgres | Dialect::Sqlite => None,
+        }
+    }
+
+    /// Run on every new connection. SQLite: WAL lets readers run beside the writer, and
+    /// NORMAL is durable with WAL. MySQL: times compare in UTC whatever the server's zone.
+    pub fn session_setup(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"],
+            Dialect::MySql => &["SET time_zone = '+00:00'"],
+            Dialect::Postgres => &[],
         }
     }
 

@@ -30,8 +30,10 @@ impl Db {
         let migrator = migrator(self.inner.dialect);
         let lock = match (&self.inner.sqlite_path, self.inner.dialect) {
             (Some(path), _) => MigrationLock::File(lock_sqlite(path).await?),
-            (None, Dialect::MySql) => MigrationLock::MySql(self.lock_mysql().await?),
-            (None, _) => MigrationLock::Builtin,
+            (None, dialect) => match dialect.migration_lock() {
+                Some(sql) => MigrationLock::Named(self.lock_named(sql).await?),
+                None => MigrationLock::Builtin,
+            },
         };
         let result = migrator
             .run(&self.inner.primary)
@@ -44,7 +46,7 @@ impl Db {
                 MigrateError::Execute(e) if is_unavailable(&e) => Error::Unavailable(Box::new(e)),
                 other => Error::Migrate(other),
             });
-        if let MigrationLock::MySql(conn) = lock {
+        if let MigrationLock::Named(conn) = lock {
             // Ending the session releases the lock.
             let _ = sqlx::Connection::close(conn).await;
         }
@@ -77,17 +79,13 @@ impl Db {
         Ok(())
     }
 
-    /// sqlx's own MySQL migration lock asks `GET_LOCK(name, -1)`, which MariaDB answers with
-    /// NULL (no lock) and sqlx does not check; so take a named lock ourselves, on a connection
-    /// of its own, and insist on getting it.
-    async fn lock_mysql(&self) -> Result<sqlx::AnyConnection, Error> {
+    /// Takes the dialect's named migration lock on a connection of its own (the lock lives
+    /// as long as its session) and insists on getting it.
+    async fn lock_named(&self, sql: &str) -> Result<sqlx::AnyConnection, Error> {
         use sqlx::Connection as _;
         let options = self.inner.primary.connect_options();
         let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
-        let row =
-            sqlx::query("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
-                .fetch_one(&mut conn)
-                .await?;
+        let row = sqlx::query(sql).fetch_one(&mut conn).await?;
         match row.try_get::<Option<i64>, _>("got")? {
             Some(1) => Ok(conn),
             other => Err(Error::Setup(format!(
@@ -123,7 +121,8 @@ impl Db {
 /// Held while migrations run, so instances starting together take turns.
 enum MigrationLock {
     File(#[allow(dead_code)] std::fs::File),
-    MySql(sqlx::AnyConnection),
+    /// MySQL: a named lock, held by the session of this connection.
+    Named(sqlx::AnyConnection),
     /// PostgreSQL: sqlx holds a session advisory lock itself.
     Builtin,
 }

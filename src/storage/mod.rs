@@ -1,9 +1,13 @@
 //! All SQL lives here. The web handlers and the ingestion job share this layer and never see
 //! a connection or a dialect.
 //!
-//! One implementation serves SQLite, PostgreSQL and MySQL/MariaDB through sqlx's `Any` driver:
-//! queries are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and only
-//! the statements whose syntax really differs branch on [`Dialect`].
+//! One implementation serves SQLite, PostgreSQL and MySQL/MariaDB through sqlx's `Any` driver.
+//! Queries are written once, in the SQL the three share, with `?` placeholders; what differs
+//! (placeholders, upserts, inserts that skip existing keys, new ids, bounded deletes, error
+//! codes) comes from `dialect`, the only module that knows the engines apart. Besides it:
+//! `pools` (primary and replica, health probe, credential rotation), `migrations`,
+//! `error` (what a failure means for the caller), and one file per kind of data.
+//! Role management (`roles`) is DDL that differs wholesale per engine and says so.
 mod articles;
 mod devices;
 mod dialect;

@@ -165,15 +165,7 @@ fn pool_options(
         })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                let setup: &[&str] = match dialect {
-                    // WAL lets readers run beside the writer; NORMAL is durable with WAL.
-                    Dialect::Sqlite => {
-                        &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"]
-                    }
-                    Dialect::MySql => &["SET time_zone = '+00:00'"],
-                    Dialect::Postgres => &[],
-                };
-                for stmt in setup {
+                for stmt in dialect.session_setup() {
                     sqlx::query(stmt).execute(&mut *conn).await?;
                 }
                 Ok(())
