@@ -29,7 +29,7 @@ pub use dialect::Dialect;
 pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use roles::{valid_role_name, valid_role_password};
-pub use sessions::SessionRecord;
+pub use sessions::{NewSession, SessionRecord};
 pub use users::Credentials;
 
 pub use error::{Cause, Conflict, Error};
