@@ -440,6 +440,12 @@ impl Config {
                             if let Err(e) = f.add(d, &v) {
                                 r.errors.push(format!("{name}: {e}"));
                             }
+                            // International and unknown are ours: mediastack has no such code.
+                            if let Some(own) = f.get(d).iter().find(|c| d.own_codes().contains(c)) {
+                                r.errors.push(format!(
+                                    "{name}: `{own}` is NewsRead's own code, not one mediastack knows"
+                                ));
+                            }
                         }
                     }
                     f.normalize();
@@ -1110,9 +1116,21 @@ mod tests {
             ("NEWSREAD_FEEDS", "ftp://x.example/feed"),
             ("NEWSREAD_THROTTLE_LOGIN_ADDRESS", "lots"),
             ("NEWSREAD_MEDIASTACK_CATEGORIES", "gossip"),
+            ("NEWSREAD_MEDIASTACK_LANGUAGES", "en,xx"),
         ]))
         .unwrap_err();
-        assert_eq!(err.0.len(), 3, "{err}");
+        assert_eq!(err.0.len(), 4, "{err}");
+        assert!(
+            err.to_string().contains("`xx` is NewsRead's own code"),
+            "{err}"
+        );
+        // An operator may tag a feed International, though.
+        let c = Config::from_vars(vars(&[(
+            "NEWSREAD_FEEDS",
+            "https://wire.example/rss country=xx",
+        )]))
+        .unwrap();
+        assert_eq!(c.ingest.feeds[0].country, Some("xx"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod clean;
 pub(crate) mod feeds;
 mod http;
 pub(crate) mod item;
+mod language;
 pub(crate) mod mediastack;
 mod report;
 pub mod sample;
@@ -32,7 +33,7 @@ use crate::storage::Db;
 use crate::telemetry::Metrics;
 
 /// Category of feed articles when neither the operator's tag nor the item names one:
-/// mediastack's own catch-all.
+/// mediastack's own catch-all. The report says when it was used.
 pub const DEFAULT_CATEGORY: &str = "general";
 /// Articles deleted per statement by retention: short statements, short locks.
 pub const RETENTION_BATCH: i64 = 500;
@@ -209,7 +210,8 @@ impl Ingester {
     }
 }
 
-/// Items to articles; every refused item is counted under its reason.
+/// Items to articles; every refused item is counted under its reason, and every default
+/// or detected tag under what was used.
 pub(crate) fn convert(
     items: &[RawItem],
     defaults: &item::Defaults,
@@ -221,10 +223,15 @@ pub(crate) fn convert(
     for raw in items {
         match item::to_article(raw, defaults, now, cutoff) {
             // The same URL twice in one response is one article.
-            Ok(a) if out.iter().any(|b| b.url == a.url) => {
+            Ok(c) if out.iter().any(|b| b.url == c.article.url) => {
                 report.skip("duplicate in this response")
             }
-            Ok(a) => out.push(a),
+            Ok(c) => {
+                for used in c.defaults_used() {
+                    report.defaulted(used);
+                }
+                out.push(c.article);
+            }
             Err(reason) => report.skip(reason),
         }
     }
