@@ -189,6 +189,18 @@ async fn screenshots_of_every_main_page() {
         b.find(".card").await;
         shots(&b, "news").await;
 
+        b.click("a.nav-link[href='/account']").await;
+        b.wait_for_path("/account").await;
+        b.fill("#password", "short").await;
+        b.click("form[action='/account/password'] button[type=submit]")
+            .await;
+        b.find("#password-error").await;
+        assert!(
+            b.focused_matches("#current_password").await,
+            "the first invalid field has the focus"
+        );
+        shots(&b, "account-errors").await;
+
         b.goto("/customize").await;
         b.find("[data-tools]:not([hidden])").await;
         shots(&b, "customize").await;
@@ -597,7 +609,7 @@ async fn layouts_fit_a_phone_and_a_desktop() {
         let (width, _) = viewport.size();
         register_with_mouse(&b, &format!("layout_{}", viewport.name())).await;
         assert_eq!(b.js("return innerWidth").await, serde_json::json!(width));
-        for path in ["/news", "/customize", "/no/such/page"] {
+        for path in ["/news", "/customize", "/account", "/no/such/page"] {
             b.goto(path).await;
             b.find("h1").await;
             assert_accessible_basics(&b, path).await;
