@@ -413,6 +413,47 @@ async fn deleting_the_account_removes_everything_of_the_reader_and_logs_out() {
     );
 }
 
+/// Deleting an account deletes only its `users` row and relies on the database for the rest:
+/// every table with a `user_id`, in every dialect's migrations (later ones included), must
+/// reference `users` with ON DELETE CASCADE.
+#[test]
+fn every_per_reader_table_cascades_from_users() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut checked = 0;
+    for dialect in ["sqlite", "postgres", "mysql"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dialect))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let sql = std::fs::read_to_string(&file).unwrap();
+            for statement in sql.split(';') {
+                let upper = statement.to_ascii_uppercase();
+                if !upper.contains("CREATE TABLE") || !upper.contains("USER_ID") {
+                    continue;
+                }
+                let refs: Vec<usize> = upper
+                    .match_indices("REFERENCES USERS")
+                    .map(|(i, _)| i)
+                    .collect();
+                assert!(!refs.is_empty(), "{}: {statement}", file.display());
+                for i in refs {
+                    let tail = &upper[i..(i + 60).min(upper.len())];
+                    assert!(
+                        tail.contains("ON DELETE CASCADE"),
+                        "{}: {statement}",
+                        file.display()
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    // sessions, user_preferences and login_devices in each of the three dialects, at least.
+    assert!(checked >= 9, "{checked}");
+}
+
 /// Makes the test database refuse writes while reads go on, as a primary does in the
 /// moment of a failover: PostgreSQL, by making the database read-only for new connections and
 /// ending the app's current ones; SQLite, which has no failover, by holding its write lock

@@ -310,7 +310,7 @@ async fn register_customize_read_older_log_out_and_back_in_on_a_phone() {
     b.click("#group-country [data-select-all]").await;
     assert_eq!(
         b.text("#group-country [data-count]").await,
-        "1 of 55 selected"
+        "1 of 56 selected"
     );
     b.click("input[name=language][value=en]").await;
     b.click("input[name=category][value=sports]").await;
@@ -789,7 +789,7 @@ async fn everything_works_without_javascript() {
         !tools.is_displayed().await.unwrap(),
         "tools hidden without JS"
     );
-    assert_eq!(b.find_all("input[name=country]").await.len(), 55);
+    assert_eq!(b.find_all("input[name=country]").await.len(), 56);
     b.click("input[name=country][value=ng]").await;
     b.click("input[name=category][value=sports]").await;
     b.click("form.customize button[type=submit]").await;
