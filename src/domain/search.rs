@@ -125,7 +125,10 @@ mod tests {
         let q = parse(r#"  Telescope "Final Release" -budget -"river harbour" "#);
         assert_eq!(terms(&q.include), ["telescope", "final release"]);
         assert_eq!(terms(&q.exclude), ["budget", "river harbour"]);
-        assert_eq!(q.text, r#"Telescope "Final Release" -budget -"river harbour""#);
+        assert_eq!(
+            q.text,
+            r#"Telescope "Final Release" -budget -"river harbour""#
+        );
     }
 
     #[test]
@@ -152,7 +155,9 @@ mod tests {
     #[test]
     fn limits() {
         assert_eq!(SearchQuery::parse("   ").unwrap(), None);
-        assert!(SearchQuery::parse(&"a".repeat(MAX_CHARS)).unwrap().is_some());
+        assert!(SearchQuery::parse(&"a".repeat(MAX_CHARS))
+            .unwrap()
+            .is_some());
         let long = SearchQuery::parse(&"é".repeat(MAX_CHARS + 1)).unwrap_err();
         assert!(long.0.contains("200 characters"), "{long}");
         let words: Vec<String> = (0..=MAX_WORDS).map(|i| format!("w{i}")).collect();
