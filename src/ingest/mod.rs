@@ -243,22 +243,10 @@ pub fn format_time(unix: i64) -> String {
     crate::clock::rfc3339(unix).unwrap_or_else(|| unix.to_string())
 }
 
-/// Secrets (AWS Secrets Manager, if configured), then the database, migrated; as `serve`.
-async fn connect(mut config: Config) -> anyhow::Result<(Db, Config)> {
-    let credentials = crate::secrets::resolve(&mut config).await?;
-    let db = Db::connect(&config.database)?;
-    if let Some(source) = credentials {
-        db.set_credential_source(source);
-    }
-    db.migrate().await?;
-    Ok((db, config))
-}
-
-/// `newsread ingest --once`: migrate, run one cycle now, close. Ignores the scheduler's lease
-/// (it is an operator's explicit request) but not the budget or any back-off, which live in
-/// the database.
-pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
-    let (db, config) = connect(config).await?;
+/// `newsread ingest --once`: one cycle now, then close. Ignores the scheduler's lease (it is
+/// an operator's explicit request) but not the budget or any back-off, which live in the
+/// database.
+pub async fn run_once(db: Db, config: Config) -> anyhow::Result<CycleReport> {
     let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
     let report = ingester.run_cycle(crate::clock::unix_now()).await;
     db.close().await;
@@ -268,10 +256,10 @@ pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
 /// `newsread ingest`: a dedicated ingestion worker, the scheduler in the foreground (whatever
 /// `NEWSREAD_INGEST` says, which is about `serve`) until `shutdown` resolves.
 pub async fn run_worker(
+    db: Db,
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let (db, config) = connect(config).await?;
     let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
     let scheduler = Scheduler::new(ingester);
     let holder = scheduler.holder().to_owned();

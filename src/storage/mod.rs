@@ -19,6 +19,7 @@ mod pools;
 mod preferences;
 mod rate_limits;
 mod roles;
+mod search;
 mod sessions;
 mod sqlite_inline;
 mod stats;
