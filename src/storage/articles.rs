@@ -171,6 +171,16 @@ fn bind_new_article<'q>(
         .bind(now)
 }
 
+/// Articles in the order they are best inserted: oldest first. SQLite's search index is
+/// keyed by publication time, and FTS5 writes its pending index data out whenever a key is
+/// lower than the one before, so newest-first inserts (a feed's order) cost a flush each:
+/// 100,000 seeded articles took two minutes instead of seconds.
+fn oldest_first(articles: &[NewArticle]) -> Vec<&NewArticle> {
+    let mut sorted: Vec<&NewArticle> = articles.iter().collect();
+    sorted.sort_by_key(|a| a.published_at);
+    sorted
+}
+
 /// Up to `limit` of `rows` (fetched with one more, to know whether an older page exists),
 /// newest first, as a page.
 pub(super) fn page_of(rows: &[AnyRow], limit: u32) -> Result<FeedPage, Error> {
@@ -297,9 +307,9 @@ impl Db {
             "UPDATE articles SET title = ?, description = ?, image_url = ?, updated_at = ? WHERE url_hash = ?",
         );
         let mut stats = InsertStats::default();
-        for chunk in articles.chunks(200) {
+        for chunk in oldest_first(articles).chunks(200) {
             let mut tx = self.primary()?.begin().await?;
-            for a in chunk {
+            for &a in chunk {
                 let hash = url_hash(&a.url);
                 let existing = sqlx::query(&select)
                     .bind(&hash)
@@ -351,6 +361,7 @@ impl Db {
     ) -> Result<u64, Error> {
         const ROWS: usize = 500;
         let mut added = 0;
+        let articles = oldest_first(articles);
         for group in articles.chunks(ROWS * 20) {
             let mut tx = self.primary()?.begin().await?;
             for chunk in group.chunks(ROWS) {
