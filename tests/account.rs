@@ -454,45 +454,151 @@ fn every_per_reader_table_cascades_from_users() {
     assert!(checked >= 9, "{checked}");
 }
 
+/// The app the outage test runs, and what staging the outage on its backend needs.
+///
+/// MariaDB has no read-only switch for one database, only the server-wide `read_only`, so
+/// the test gets a MariaDB server of its own: the app's health probe reads
+/// `@@global.read_only` whatever its user may do, and would take the primary of every app on
+/// a shared server out of service. `read_only` holds back only users without READ_ONLY ADMIN
+/// (the server's `newsread` has ALL PRIVILEGES), so the app connects as its own
+/// least-privilege user, as it does on AWS. As on PostgreSQL, it has a replica pool: the
+/// probe counts a read-only primary as down, and reads then go to the replica (here the same
+/// server, which goes on answering reads).
+struct OutageApp {
+    app: TestApp,
+    /// MariaDB: the test's own server and `newsread`'s URL of the test database on it
+    /// (dropped after the app, taking every setting with it, also when the test fails).
+    mariadb: Option<(String, mariadb::MariaDbServer)>,
+}
+
+impl std::ops::Deref for OutageApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+async fn spawn_outage_app() -> OutageApp {
+    if backend() != Dialect::MySql {
+        return OutageApp {
+            app: spawn_app().await,
+            mariadb: None,
+        };
+    }
+    let server = mariadb::MariaDbServer::up().await;
+    let name = unique_name();
+    let admin_url = create_database(&server.url, &name, true).await;
+    // Migrated by an instance with DDL rights, which also makes the app's user (named after
+    // the database: `t_` and hex digits), as `newsread migrate` does.
+    let migrated = spawn_on(TestDatabase::on_server(admin_url.clone(), None), |_| {}).await;
+    let password = format!("App-{:032x}", rand::random::<u128>());
+    migrated
+        .db
+        .ensure_app_role(&name, &newsread::secret::Secret::new(password.clone()))
+        .await
+        .expect("the app's user");
+    let mut url = url::Url::parse(&admin_url).expect("URL");
+    url.set_username(&name).expect("user name");
+    url.set_password(Some(&password)).expect("password");
+    let url = url.to_string();
+    let app = spawn_on(TestDatabase::on_server(url.clone(), Some(url)), |c| {
+        c.migrate_on_start = false;
+    })
+    .await;
+    OutageApp {
+        app,
+        mariadb: Some((admin_url, server)),
+    }
+}
+
 /// Makes the test database refuse writes while reads go on, as a primary does in the
-/// moment of a failover: PostgreSQL, by making the database read-only for new connections and
-/// ending the app's current ones; SQLite, which has no failover, by holding its write lock
-/// (a write waits out the busy timeout, then is refused as "try again"). MariaDB has no
-/// read-only switch for one database (only for the whole, shared, server): not staged there.
+/// moment of a failover, and waits until the app serves the account page through it:
+/// PostgreSQL, by making the database read-only for new connections and ending the app's
+/// current ones; SQLite, which has no failover, by holding its write lock (a write waits out
+/// the busy timeout, then is refused as "try again"); MariaDB, by setting the server
+/// read-only (error 1290 for the app's user), which the health probe sees: the primary is
+/// out of service and reads go to the replica.
 enum Outage {
     Postgres(sqlx::AnyConnection),
     Sqlite(sqlx::AnyConnection),
+    MySql(sqlx::AnyConnection),
 }
 
 impl Outage {
-    async fn start(app: &TestApp) -> Option<Outage> {
+    async fn start(app: &OutageApp, client: &Client) -> Outage {
         install_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&app.database.url)
+        let admin_url = match &app.mariadb {
+            Some((admin_url, _)) => admin_url,
+            None => &app.database.url,
+        };
+        let mut conn = sqlx::AnyConnection::connect(admin_url)
             .await
             .expect("connect");
-        match backend() {
+        let outage = match backend() {
             Dialect::Postgres => {
                 set_read_only(&mut conn, true).await;
-                Some(Outage::Postgres(conn))
+                Outage::Postgres(conn)
             }
             Dialect::Sqlite => {
                 sqlx::query("BEGIN IMMEDIATE")
                     .execute(&mut conn)
                     .await
                     .expect("take the write lock");
-                Some(Outage::Sqlite(conn))
+                Outage::Sqlite(conn)
             }
-            Dialect::MySql => None,
-        }
+            Dialect::MySql => {
+                sqlx::query("SET GLOBAL read_only = 1")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    app_write_error(app).await,
+                    Some(1290),
+                    "the app's user can still write"
+                );
+                Outage::MySql(conn)
+            }
+        };
+        until_serving(app, client, !matches!(outage, Outage::MySql(_))).await;
+        outage
     }
 
-    async fn end(self) {
+    /// Ends the outage and waits until the app serves the account page with its primary.
+    async fn end(self, app: &OutageApp, client: &Client) {
         match self {
             Outage::Postgres(mut conn) => set_read_only(&mut conn, false).await,
             Outage::Sqlite(mut conn) => {
                 sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
             }
+            Outage::MySql(mut conn) => {
+                sqlx::query("SET GLOBAL read_only = 0")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(app_write_error(app).await, None);
+            }
         }
+        until_serving(app, client, true).await;
+    }
+}
+
+/// MariaDB: the error number of a write by the app's user, on a connection of its own.
+async fn app_write_error(app: &TestApp) -> Option<u16> {
+    let mut conn = sqlx::AnyConnection::connect(&app.database.url)
+        .await
+        .expect("connect as the app's user");
+    let result = sqlx::query("UPDATE users SET id = id WHERE id = 0")
+        .execute(&mut conn)
+        .await;
+    conn.close().await.ok();
+    match result {
+        Ok(_) => None,
+        Err(sqlx::Error::Database(e)) => Some(
+            e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .expect("a MariaDB error")
+                .number(),
+        ),
+        Err(e) => panic!("write as the app's user: {e}"),
     }
 }
 
@@ -540,30 +646,28 @@ async fn set_read_only(conn: &mut sqlx::AnyConnection, on: bool) {
     panic!("connections opened before the change did not end");
 }
 
-/// Waits until the app serves the account page again: its health probe (every 500 ms) has
-/// seen its connection end and opened a new one, and its pool has reconnected.
-async fn until_serving(app: &TestApp, client: &Client) {
+/// Waits until the app serves the account page and its health probe has the primary in
+/// (`primary_up`) or out of service: it probes every 500 ms, and after a PostgreSQL outage
+/// begins it must see its connection end and open a new one, while its pool reconnects.
+async fn until_serving(app: &TestApp, client: &Client, primary_up: bool) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for _ in 0..100 {
-        if app.db.primary_healthy() && app.get(client, "/account").await.status() == StatusCode::OK
+        if app.db.primary_healthy() == primary_up
+            && app.get(client, "/account").await.status() == StatusCode::OK
         {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the app did not serve the account page again");
+    panic!("the app did not serve the account page (primary up: {primary_up})");
 }
 
 #[tokio::test]
 async fn without_a_writable_database_both_forms_answer_503_and_change_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_outage_app().await;
     let here = app.signed_up("failover").await;
     let elsewhere = second_session(&app, "failover", PASSWORD).await;
-    let Some(outage) = Outage::start(&app).await else {
-        eprintln!("skipped on {}: no per-database read-only switch", backend());
-        return;
-    };
-    until_serving(&app, &here).await;
+    let outage = Outage::start(&app, &here).await;
 
     let r = change_password(&app, &here, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -584,8 +688,7 @@ async fn without_a_writable_database_both_forms_answer_503_and_change_nothing() 
     assert!(html.contains("read-only for a moment"), "{html}");
     assert!(html.contains("action=\"/account/delete\""), "{html}");
 
-    outage.end().await;
-    until_serving(&app, &here).await;
+    outage.end(&app, &here).await;
     // Nothing was half-done: same account, same password, every session still there.
     assert_eq!(app.count("users").await, 1);
     assert_eq!(sessions_of(&app, "failover").await, 2);

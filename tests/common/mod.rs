@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod mariadb;
 pub mod server;
 
 use std::collections::BTreeMap;
