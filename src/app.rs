@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::password::Passwords;
-use crate::storage::Db;
+use crate::storage::{CredentialSource, Db};
 use crate::telemetry::Metrics;
 use crate::web::{self, AppState};
 
@@ -23,16 +23,12 @@ impl Application {
     /// Connects, migrates, loads sample news into an empty database, and binds the listener
     /// (port 0 picks a free port, which tests use).
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
-        let credentials = crate::secrets::resolve(&mut config).await?;
-        let db = Db::connect(&config.database)?;
-        if let Some(source) = credentials {
-            db.set_credential_source(source);
-        }
-        if config.migrate_on_start {
-            db.migrate().await?;
+        let schema = if config.migrate_on_start {
+            Schema::Migrate
         } else {
-            wait_for_schema(&db).await?;
-        }
+            Schema::AwaitMigrations
+        };
+        let db = connect(&mut config, schema).await?;
         if config.sample_news && !config.ingest.has_sources() {
             crate::ingest::sample::load_if_empty(&db, crate::clock::unix_now()).await?;
         }
@@ -96,7 +92,6 @@ impl Application {
             metrics_listener,
             state,
         } = self;
-        state.db.spawn_health_monitor();
         let timeouts = web::server::Timeouts {
             header_read: state.config.header_read_timeout,
             idle: state.config.idle_timeout,
@@ -142,6 +137,52 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// What a command does about the database schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Apply pending migrations.
+    Migrate,
+    /// Wait until `newsread migrate` has applied them (servers without DDL rights).
+    AwaitMigrations,
+    /// `newsread migrate`: with `NEWSREAD_DATABASE_ADMIN_SECRET_ARN`, as the administrator,
+    /// then create or update the app's role from `NEWSREAD_DATABASE_SECRET_ARN`.
+    MigrateAsAdmin,
+}
+
+/// The database as every command gets it: secrets resolved into `config`, the schema as
+/// `schema` says, and the credential source set with the health monitor running, since the
+/// monitor is what re-reads rotated credentials, in a long seed or ingest as in `serve`.
+pub async fn connect(config: &mut Config, schema: Schema) -> anyhow::Result<Db> {
+    let (credentials, app_role) = match schema {
+        Schema::MigrateAsAdmin => crate::secrets::resolve_for_migrate(config).await?,
+        Schema::Migrate | Schema::AwaitMigrations => (crate::secrets::resolve(config).await?, None),
+    };
+    let db = open(config, credentials, schema).await?;
+    if let Some(role) = &app_role {
+        db.ensure_app_role(&role.username, &role.password).await?;
+        tracing::info!(role = %role.username, "app database role up to date");
+    }
+    Ok(db)
+}
+
+/// [`connect`] once secrets are resolved; apart so tests need no AWS.
+async fn open(
+    config: &Config,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    schema: Schema,
+) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database)?;
+    if let Some(source) = credentials {
+        db.set_credential_source(source);
+    }
+    db.spawn_health_monitor();
+    match schema {
+        Schema::Migrate | Schema::MigrateAsAdmin => db.migrate().await?,
+        Schema::AwaitMigrations => wait_for_schema(&db).await?,
+    }
+    Ok(db)
 }
 
 /// Deletes expired sessions and ended throttle windows hourly; lookups already ignore them,
@@ -235,5 +276,40 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+
+    impl CredentialSource for Fixed {
+        fn urls(&self) -> crate::storage::BoxFuture<'_, anyhow::Result<(String, Option<String>)>> {
+            Box::pin(async { anyhow::bail!("not called") })
+        }
+    }
+
+    /// `seed`, `migrate` and `ingest` connect as `serve` does: a credential source that the
+    /// secrets resolve to stays with the database (which holds the only other reference).
+    #[tokio::test]
+    async fn every_schema_keeps_the_credential_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/news.db", dir.path().display());
+        let vars = [("NEWSREAD_DATABASE_URL".to_owned(), url)].into();
+        let config = Config::from_vars(vars).expect("valid");
+        for schema in [
+            Schema::Migrate,
+            Schema::MigrateAsAdmin,
+            Schema::AwaitMigrations,
+        ] {
+            let source: Arc<dyn CredentialSource> = Arc::new(Fixed);
+            let db = open(&config, Some(source.clone()), schema)
+                .await
+                .expect("opens");
+            assert_eq!(Arc::strong_count(&source), 2, "{schema:?}");
+            db.close().await;
+        }
     }
 }

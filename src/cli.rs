@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{shutdown_signal, Application};
+use crate::app::{connect, shutdown_signal, Application, Schema};
 use crate::config::Config;
-use crate::storage::Db;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,7 +85,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+    let command = cli.command.unwrap_or(Command::Serve { listen: None });
+    // check-config only prints.
+    if !matches!(command, Command::CheckConfig) {
+        crate::telemetry::init(&config.log);
+    }
+    match command {
         Command::CheckConfig => {
             print!("{}", config.describe());
             ExitCode::SUCCESS
@@ -97,11 +101,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             seed,
             allow_existing_readers,
         } => {
-            crate::telemetry::init(&config.log);
             let result = async {
-                crate::secrets::resolve(&mut config).await?;
-                let db = Db::connect(&config.database)?;
-                db.migrate().await?;
+                let db = connect(&mut config, Schema::Migrate).await?;
                 let report = crate::seed::seed(
                     &db,
                     articles,
@@ -122,34 +123,30 @@ pub async fn run(cli: Cli) -> ExitCode {
             report(result, "seeded")
         }
         Command::Migrate => {
-            crate::telemetry::init(&config.log);
             let result = async {
-                let app_role = crate::secrets::resolve_for_migrate(&mut config).await?;
-                let db = Db::connect(&config.database)?;
-                db.migrate().await?;
-                if let Some(role) = &app_role {
-                    db.ensure_app_role(&role.username, &role.password).await?;
-                    tracing::info!(role = %role.username, "app database role up to date");
-                }
-                db.close().await;
+                connect(&mut config, Schema::MigrateAsAdmin)
+                    .await?
+                    .close()
+                    .await;
                 anyhow::Ok(())
             }
             .await;
             report(result, "migrations applied")
         }
-        Command::RotateDbCredential => {
-            crate::telemetry::init(&config.log);
-            match crate::secrets::rotate_app_credential(&config).await {
-                Ok(role) => {
-                    println!("rotated the password of database role {role}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => report(Err(e), ""),
+        Command::RotateDbCredential => match crate::secrets::rotate_app_credential(&config).await {
+            Ok(role) => {
+                println!("rotated the password of database role {role}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => report(Err(e), ""),
+        },
         Command::Ingest { once: true } => {
-            crate::telemetry::init(&config.log);
-            match crate::ingest::run_once(config).await {
+            let result = async {
+                let db = connect(&mut config, Schema::Migrate).await?;
+                crate::ingest::run_once(db, config).await
+            }
+            .await;
+            match result {
                 Ok(cycle) => {
                     print!("{cycle}");
                     if cycle.failed() {
@@ -162,15 +159,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Ingest { once: false } => {
-            crate::telemetry::init(&config.log);
-            let result = crate::ingest::run_worker(config, shutdown_signal()).await;
+            let result = async {
+                let db = connect(&mut config, Schema::Migrate).await?;
+                crate::ingest::run_worker(db, config, shutdown_signal()).await
+            }
+            .await;
             report(result, "stopped")
         }
         Command::Serve { listen } => {
             if let Some(addr) = listen {
                 config.listen = addr;
             }
-            crate::telemetry::init(&config.log);
             let result = async {
                 let app = Application::build(config).await?;
                 tracing::info!(address = %app.local_addr()?, "NewsRead is listening");

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::{format_duration, parse_config_file, parse_duration, Config, FeedSource};
 use crate::domain::article::{canonical_url, NewArticle};
 use crate::domain::feed::Cursor;
+use crate::domain::vocab::Dimension;
 use crate::ingest::clean::{MAX_AUTHOR, MAX_DESCRIPTION, MAX_SOURCE, MAX_TITLE, MAX_URL};
 use crate::ingest::item::Defaults;
 use crate::ingest::{convert, feeds, mediastack, SourceReport};
@@ -108,6 +109,13 @@ fn check_article(a: &NewArticle) {
         "date outside [cutoff, now]"
     );
     assert!(!a.is_sample);
+    for (d, code) in [
+        (Dimension::Category, a.category),
+        (Dimension::Country, a.country),
+        (Dimension::Language, a.language),
+    ] {
+        assert_eq!(d.lookup(code), Some(code), "a tag outside the vocabulary");
+    }
 }
 
 /// Cleaned text: within its column, one line, no runs of spaces, no edge spaces.

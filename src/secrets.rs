@@ -211,24 +211,33 @@ pub async fn resolve(config: &mut Config) -> anyhow::Result<Option<Arc<dyn Crede
 }
 
 /// Points the configuration at the administrator's credential for `migrate` (replica unused)
-/// and returns the app's credential, when its secret is configured, so that `migrate` can
-/// create or update the app's role. Without an admin ARN this is [`resolve`].
+/// and returns a source for re-reading it, and the app's credential when its secret is
+/// configured, so that `migrate` can create or update the app's role. Without an admin ARN
+/// this is [`resolve`].
 pub async fn resolve_for_migrate(
     config: &mut Config,
-) -> anyhow::Result<Option<DatabaseCredentials>> {
+) -> anyhow::Result<(
+    Option<Arc<dyn CredentialSource>>,
+    Option<DatabaseCredentials>,
+)> {
     let Some(admin_arn) = config.aws.database_admin_secret_arn.clone() else {
-        resolve(config).await?;
-        return Ok(None);
+        return Ok((resolve(config).await?, None));
     };
     let client = SecretsClient::from_environment().await;
-    let admin = parse_rds_secret(&client.get(&admin_arn).await?)?;
-    config.database.url =
-        crate::secret::DatabaseUrl::new(with_credentials(config.database.url.expose(), &admin)?);
+    let source = RdsSecretSource {
+        client: client.clone(),
+        arn: admin_arn,
+        primary_url: config.database.url.expose().to_owned(),
+        replica_url: None,
+    };
+    let (admin_url, _) = source.urls().await?;
+    config.database.url = crate::secret::DatabaseUrl::new(admin_url);
     config.database.replica_url = None;
-    match &config.aws.database_secret_arn {
-        Some(arn) => Ok(Some(parse_rds_secret(&client.get(arn).await?)?)),
-        None => Ok(None),
-    }
+    let app_role = match &config.aws.database_secret_arn {
+        Some(arn) => Some(parse_rds_secret(&client.get(arn).await?)?),
+        None => None,
+    };
+    Ok((Some(Arc::new(source)), app_role))
 }
 
 /// A new password for the app's role: 40 letters and digits (no character any engine or URL

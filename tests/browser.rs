@@ -189,6 +189,18 @@ async fn screenshots_of_every_main_page() {
         b.find(".card").await;
         shots(&b, "news").await;
 
+        b.click("a.nav-link[href='/account']").await;
+        b.wait_for_path("/account").await;
+        b.fill("#password", "short").await;
+        b.click("form[action='/account/password'] button[type=submit]")
+            .await;
+        b.find("#password-error").await;
+        assert!(
+            b.focused_matches("#current_password").await,
+            "the first invalid field has the focus"
+        );
+        shots(&b, "account-errors").await;
+
         b.goto("/customize").await;
         b.find("[data-tools]:not([hidden])").await;
         shots(&b, "customize").await;
@@ -298,7 +310,7 @@ async fn register_customize_read_older_log_out_and_back_in_on_a_phone() {
     b.click("#group-country [data-select-all]").await;
     assert_eq!(
         b.text("#group-country [data-count]").await,
-        "1 of 55 selected"
+        "1 of 56 selected"
     );
     b.click("input[name=language][value=en]").await;
     b.click("input[name=category][value=sports]").await;
@@ -597,7 +609,7 @@ async fn layouts_fit_a_phone_and_a_desktop() {
         let (width, _) = viewport.size();
         register_with_mouse(&b, &format!("layout_{}", viewport.name())).await;
         assert_eq!(b.js("return innerWidth").await, serde_json::json!(width));
-        for path in ["/news", "/customize", "/no/such/page"] {
+        for path in ["/news", "/customize", "/account", "/no/such/page"] {
             b.goto(path).await;
             b.find("h1").await;
             assert_accessible_basics(&b, path).await;
@@ -777,7 +789,7 @@ async fn everything_works_without_javascript() {
         !tools.is_displayed().await.unwrap(),
         "tools hidden without JS"
     );
-    assert_eq!(b.find_all("input[name=country]").await.len(), 55);
+    assert_eq!(b.find_all("input[name=country]").await.len(), 56);
     b.click("input[name=country][value=ng]").await;
     b.click("input[name=category][value=sports]").await;
     b.click("form.customize button[type=submit]").await;

@@ -755,13 +755,14 @@ async fn rss_atom_and_json_feeds_are_ingested_with_their_tags() {
     fake.route("/rss.xml", vec![ok("rss.xml")]);
     fake.route("/atom.xml", vec![ok("atom.xml")]);
     fake.route("/feed.json", vec![ok("feed.json")]);
-    fake.route("/untagged.json", vec![ok("feed.json")]);
+    fake.route("/untagged.json", vec![ok("untagged_de.json")]);
     let s = Setup::new(|c| {
         c.ingest.feeds = vec![
             tagged(fake.url("/rss.xml"), Some("ng"), None, Some("business")),
             feed(fake.url("/atom.xml")),
             tagged(fake.url("/feed.json"), Some("de"), None, Some("science")),
-            // Declares language `de` but no country, and the operator did not tag one.
+            // Declares language `de` but no country, and the operator did not tag one: its
+            // items are International.
             feed(fake.url("/untagged.json")),
         ];
     })
@@ -834,15 +835,140 @@ async fn rss_atom_and_json_feeds_are_ingested_with_their_tags() {
 
     let untagged = source(&r, &fake.url("/untagged.json"));
     assert_eq!(untagged.status, Status::Ok);
-    assert_eq!(untagged.added, 0);
-    assert_eq!(untagged.skipped_total(), 2);
-    assert!(
-        untagged.skipped.keys().all(|k| k.starts_with("no country")),
+    assert_eq!((untagged.added, untagged.skipped_total()), (2, 0), "{r}");
+    let k = s.article("https://rundschau.example.org/1").await;
+    assert_eq!(
+        (k.country.as_str(), k.language.as_str(), k.category.as_str()),
+        ("xx", "de", "general"),
+        "the feed's declared language wins over detection"
+    );
+    let es = s.article("https://rundschau.example.org/2").await;
+    assert_eq!(
+        (es.country.as_str(), es.language.as_str()),
+        ("xx", "es"),
+        "the item's own language wins over the feed's"
+    );
+    assert_eq!(
+        untagged.defaults.keys().collect::<Vec<_>>(),
+        [
+            "category: general (default: the feed has none)",
+            "country: International (default: no country tag, and no region in the feed's language)"
+        ],
         "{r}"
     );
 
-    assert_eq!(s.articles().await.len(), 7);
+    assert_eq!(s.articles().await.len(), 9);
     assert!(!r.failed(), "{r}");
+}
+
+#[tokio::test]
+async fn a_feed_that_names_no_country_is_stored_as_international_and_filterable() {
+    let fake = Fake::start().await;
+    fake.set_now(NOW);
+    fake.route("/world.xml", vec![ok("world.xml")]);
+    let s = Setup::new(|c| c.ingest.feeds = vec![feed(fake.url("/world.xml"))]).await;
+    let r = s.cycle(NOW).await;
+    let world = source(&r, &fake.url("/world.xml"));
+    assert_eq!((world.status.clone(), world.added), (Status::Ok, 4), "{r}");
+
+    let expect = |lang: &str| ("xx".to_owned(), lang.to_owned(), "general".to_owned());
+    for (path, language, why) in [
+        ("cranes", "en", "detected"),
+        ("budget", "fr", "detected"),
+        ("live", "xx", "too short to tell: unknown"),
+        ("rada", "xx", "Polish is not ours: unknown"),
+    ] {
+        let a = s
+            .article(&format!("https://roundup.example.org/{path}"))
+            .await;
+        assert_eq!(
+            (a.country, a.language, a.category),
+            expect(language),
+            "{why}"
+        );
+    }
+
+    // The report says which defaults were used, and how often.
+    let text = r.to_string();
+    for line in [
+        "category: general (default: the feed has none) for 4 items",
+        "country: International (default: no country tag, and no region in the feed's language) for 4 items",
+        "language: en (detected: the feed declares none) for 1 item",
+        "language: fr (detected: the feed declares none) for 1 item",
+        "language: unknown (default: not declared nor reliably detected) for 2 items",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+
+    // Readers see them: in "all countries", under International, not under another country.
+    s.db.upsert_articles(&[article(1, "gb", "en", "general")], 0)
+        .await
+        .unwrap();
+    let app = spawn_on(
+        TestDatabase::on_server(s._database.url.clone(), None),
+        |_| {},
+    )
+    .await;
+    let reader = app.signed_up("worldly").await;
+    let (_, news) = app.get_html(&reader, "/news").await;
+    assert_eq!(titles(&news).len(), 5, "{news}");
+    assert!(
+        news.contains("International · English"),
+        "shown by name: {news}"
+    );
+    assert!(news.contains("International · Unknown"), "{news}");
+
+    let (_, form) = app.get_html(&reader, "/customize").await;
+    assert!(
+        form.contains("<h2 class=\"section-title\">Worldwide</h2>"),
+        "{form}"
+    );
+    for (field, name) in [("country", "International"), ("language", "Unknown")] {
+        assert!(
+            form.contains(&format!(
+                "name=\"{field}\" value=\"xx\"> <span class=\"choice-name\">{name}</span>"
+            )),
+            "{field} {name}: {form}"
+        );
+    }
+    let r = app.customize(&reader, &[("country", "xx")]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let (_, news) = app.get_html(&reader, "/news").await;
+    let shown = titles(&news);
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    assert!(
+        shown.iter().all(|t| !t.starts_with("Article 1")),
+        "{shown:?}"
+    );
+    let r = app
+        .customize(&reader, &[("country", "gb"), ("country", "ng")])
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let (_, news) = app.get_html(&reader, "/news").await;
+    assert_eq!(titles(&news), ["Article 1 from gb in en about general"]);
+
+    // The API takes the new codes like any other, and still refuses unknown ones.
+    for (query, n) in [
+        ("country=xx", 4),
+        ("language=xx", 2),
+        ("country=xx&language=fr", 1),
+        ("country=gb", 1),
+        ("country=XX,gb", 5),
+    ] {
+        let body: serde_json::Value = app
+            .get(&reader, &format!("/api/v1/articles?{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["articles"].as_array().map(Vec::len),
+            Some(n),
+            "{query}"
+        );
+    }
+    let r = app.get(&reader, "/api/v1/articles?country=zz").await;
+    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
@@ -1408,6 +1534,7 @@ async fn ingest_once_reports_each_source_and_exits_by_outcome() {
     fake.route(MS, vec![ok("mediastack_page1_updated.json")]);
     fake.route("/rss.xml", vec![ok("rss.xml")]);
     fake.route("/page.html", vec![ok("page.html")]);
+    fake.route("/world.xml", vec![ok("world.xml")]);
     let database = fresh_database().await;
     let base = vec![
         ("NEWSREAD_DATABASE_URL", database.url.clone()),
@@ -1420,9 +1547,10 @@ async fn ingest_once_reports_each_source_and_exits_by_outcome() {
     envs.push((
         "NEWSREAD_FEEDS",
         format!(
-            "{} country=ng category=business; {} country=us",
+            "{} country=ng category=business; {} country=us; {}",
             fake.url("/rss.xml"),
-            fake.url("/page.html")
+            fake.url("/page.html"),
+            fake.url("/world.xml")
         ),
     ));
     let (code, out, err) = newsread_ingest_once(&envs).await;
@@ -1451,6 +1579,20 @@ async fn ingest_once_reports_each_source_and_exits_by_outcome() {
             fake.url("/page.html")
         )),
         "{out}"
+    );
+    // An untagged feed is stored, and the line says which defaults it got.
+    let world = out
+        .lines()
+        .find(|l| l.starts_with(&fake.url("/world.xml")))
+        .unwrap_or_else(|| panic!("no line for the untagged feed in\n{out}"));
+    assert!(
+        world.contains("fetched 4, added 4, updated 0, skipped 0; ok")
+            && world.contains("; category: general (default: the feed has none) for 4 items")
+            && world.contains("; country: International (default: ")
+            && world.contains(
+                "; language: unknown (default: not declared nor reliably detected) for 2 items"
+            ),
+        "{world}"
     );
     assert!(out.contains("retention: deleted 0 articles"), "{out}");
     assert!(!out.contains(KEY) && !err.contains(KEY), "the key leaked");

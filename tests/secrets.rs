@@ -531,3 +531,102 @@ async fn servers_connect_as_a_least_privilege_role_that_migrate_creates_and_rota
         assert!(!logs.contains(secret), "a password leaked into the logs");
     }
 }
+
+/// Commands other than `serve` connect the same way: the ingestion worker, too, re-reads a
+/// rotated database credential when the database refuses the old one.
+#[tokio::test]
+async fn the_ingest_worker_follows_a_database_credential_rotation() {
+    let (cluster, moto) = tokio::join!(Cluster::up(), Moto::start());
+    let first = "Worker-One-4471";
+    let second = "Worker-Two-9032";
+    superuser_exec(
+        &cluster,
+        &format!("CREATE ROLE app_user LOGIN PASSWORD '{first}'"),
+    )
+    .await;
+    superuser_exec(&cluster, "CREATE DATABASE appdb OWNER app_user").await;
+    let arn = moto
+        .call("CreateSecret", serde_json::json!({
+            "Name": "rds!db-worker",
+            "SecretString": serde_json::json!({"username": "app_user", "password": first}).to_string(),
+        }))
+        .await["ARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = &cluster.env["PG_PRIMARY_PORT"];
+    let url = format!("postgres://127.0.0.1:{port}/appdb");
+    let home = tempfile::tempdir().unwrap();
+    let log_path = home.path().join("worker.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = tokio::process::Command::new(common::server::BIN);
+    cmd.arg("ingest")
+        .env_clear()
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true);
+    for (k, v) in moto.server_env(
+        &home,
+        &[
+            ("NEWSREAD_DATABASE_URL", url.as_str()),
+            ("NEWSREAD_DATABASE_SECRET_ARN", arn.as_str()),
+            ("NEWSREAD_LOG", "info"),
+        ],
+    ) {
+        cmd.env(k, v);
+    }
+    let mut worker = cmd.spawn().unwrap();
+    let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // Connected and migrated with the first password.
+    let mut migrated = false;
+    for _ in 0..200 {
+        if let Ok(mut conn) = connect_as(&cluster, "app_user", first).await {
+            migrated = sqlx::query("SELECT 1 AS one FROM _sqlx_migrations LIMIT 1")
+                .fetch_optional(&mut conn)
+                .await
+                .is_ok_and(|row| row.is_some());
+            conn.close().await.ok();
+        }
+        if migrated {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(migrated, "the worker did not migrate: {}", logs());
+
+    // Rotate as RDS does, then cut the worker's connections so that it must log in again.
+    superuser_exec(
+        &cluster,
+        &format!("ALTER ROLE app_user PASSWORD '{second}'"),
+    )
+    .await;
+    moto.call("PutSecretValue", serde_json::json!({
+        "SecretId": arn,
+        "SecretString": serde_json::json!({"username": "app_user", "password": second}).to_string(),
+    }))
+    .await;
+    superuser_exec(
+        &cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app_user'",
+    )
+    .await;
+    let mut followed = false;
+    for _ in 0..200 {
+        if logs().contains("re-read them and updated the pools") {
+            followed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sigterm(&worker);
+    let _ = tokio::time::timeout(Duration::from_secs(30), worker.wait()).await;
+    let logs = logs();
+    assert!(
+        followed,
+        "the worker did not re-read its credential: {logs}"
+    );
+    for secret in [first, second] {
+        assert!(!logs.contains(secret), "password leaked into logs");
+    }
+}

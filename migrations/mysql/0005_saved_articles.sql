@@ -1,4 +1,4 @@
--- Articles a reader keeps for later. Retention skips articles saved here; deleting a reader
+-- Articles a reader keeps for later. Retention skips articles saved here, and deleting a reader
 -- or an article removes its rows.
 CREATE TABLE saved_articles (
     user_id BIGINT NOT NULL,

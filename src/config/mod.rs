@@ -2,8 +2,10 @@
 //!
 //! Every secret may also come from `NAME_FILE` (a path whose contents are the value), so that
 //! orchestrators can mount secrets as files. All problems are collected and reported together:
-//! an operator fixing a deployment should not have to restart once per typo.
+//! an operator fixing a deployment should not have to restart once per typo. Each option is
+//! one entry of the table in `options.rs`, which the README's table is checked against.
 mod duration;
+mod options;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,12 +14,19 @@ use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration};
 use ipnet::IpNet;
+use options::OPTIONS;
+pub use options::{DefaultValue, Opt};
 
-use crate::domain::vocab::Dimension;
-use crate::secret::{self, DatabaseUrl, Secret};
+use crate::secret::Secret;
 use crate::storage::{DatabaseConfig, Dialect};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/newsread.db";
+
+/// Every option, in `check-config`'s order: for documentation and tools (the README's table
+/// is checked against it).
+pub fn options() -> &'static [Opt] {
+    OPTIONS
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -137,60 +146,6 @@ pub enum LogFormat {
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
 pub struct ConfigError(pub Vec<String>);
 
-/// Every option; unknown `NEWSREAD_*` variables are reported as likely typos.
-const OPTIONS: &[&str] = &[
-    "NEWSREAD_LISTEN",
-    "NEWSREAD_CONFIG_FILE",
-    "NEWSREAD_DATABASE_URL",
-    "NEWSREAD_DATABASE_REPLICA_URL",
-    "NEWSREAD_DATABASE_MAX_CONNECTIONS",
-    "NEWSREAD_DATABASE_MIN_CONNECTIONS",
-    "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
-    "NEWSREAD_DATABASE_IDLE_TIMEOUT",
-    "NEWSREAD_DATABASE_MAX_LIFETIME",
-    "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
-    "NEWSREAD_FEED_CACHE_TTL",
-    "NEWSREAD_DATABASE_SECRET_ARN",
-    "NEWSREAD_DATABASE_ADMIN_SECRET_ARN",
-    "NEWSREAD_MIGRATE_ON_START",
-    "NEWSREAD_SESSION_IDLE_TIMEOUT",
-    "NEWSREAD_SESSION_LIFETIME",
-    "NEWSREAD_TRUSTED_PROXIES",
-    "NEWSREAD_CLIENT_ADDRESS_HEADER",
-    "NEWSREAD_LOG_FORMAT",
-    "NEWSREAD_LOG",
-    "NEWSREAD_SHUTDOWN_GRACE",
-    "NEWSREAD_REQUEST_TIMEOUT",
-    "NEWSREAD_HEADER_READ_TIMEOUT",
-    "NEWSREAD_IDLE_TIMEOUT",
-    "NEWSREAD_PASSWORD_QUEUE",
-    "NEWSREAD_SAMPLE_NEWS",
-    "NEWSREAD_METRICS_LISTEN",
-    "NEWSREAD_SHARED_DIR",
-    "NEWSREAD_MEDIA_PRIVATE_ADDRESSES",
-    "NEWSREAD_INGEST",
-    "NEWSREAD_INGEST_INTERVAL",
-    "NEWSREAD_MEDIASTACK_ACCESS_KEY",
-    "NEWSREAD_MEDIASTACK_SECRET_ARN",
-    "NEWSREAD_MEDIASTACK_BASE_URL",
-    "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
-    "NEWSREAD_MEDIASTACK_COUNTRIES",
-    "NEWSREAD_MEDIASTACK_LANGUAGES",
-    "NEWSREAD_MEDIASTACK_CATEGORIES",
-    "NEWSREAD_FEEDS",
-    "NEWSREAD_RETENTION_DAYS",
-    "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
-    "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
-    "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
-];
-
-/// Options whose values are secrets: they may come from `NAME_FILE` and are never printed.
-const SECRETS: &[&str] = &[
-    "NEWSREAD_DATABASE_URL",
-    "NEWSREAD_DATABASE_REPLICA_URL",
-    "NEWSREAD_MEDIASTACK_ACCESS_KEY",
-];
-
 /// Reads values (resolving `*_FILE`) and records errors instead of stopping at the first.
 struct Reader<'a> {
     vars: &'a BTreeMap<String, String>,
@@ -198,8 +153,8 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn raw(&mut self, name: &str) -> Option<String> {
-        let secret = SECRETS.contains(&name);
+    fn raw(&mut self, opt: &Opt) -> Option<String> {
+        let name = opt.name;
         let direct = self.vars.get(name).filter(|v| !v.is_empty());
         let file_var = format!("{name}_FILE");
         let file = self.vars.get(&file_var).filter(|v| !v.is_empty());
@@ -210,7 +165,7 @@ impl Reader<'_> {
                 None
             }
             (Some(v), None) => Some(v.clone()),
-            (None, Some(path)) if secret => match std::fs::read_to_string(path) {
+            (None, Some(path)) if opt.secret => match std::fs::read_to_string(path) {
                 Ok(contents) => Some(contents.trim_end_matches(['\n', '\r']).to_owned()),
                 Err(e) => {
                     self.errors
@@ -225,57 +180,6 @@ impl Reader<'_> {
                 None
             }
             (None, None) => None,
-        }
-    }
-
-    fn parse<T>(
-        &mut self,
-        name: &str,
-        default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> T {
-        match self.raw(name) {
-            None => default,
-            Some(v) => parse(&v).unwrap_or_else(|e| {
-                self.errors.push(format!("{name}: {e}"));
-                default
-            }),
-        }
-    }
-
-    fn duration(&mut self, name: &str, default: Duration) -> Duration {
-        self.parse(name, default, parse_duration)
-    }
-
-    fn number(&mut self, name: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> u32 {
-        self.parse(name, default, |v| match v.trim().parse::<u32>() {
-            Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(format!(
-                "`{v}` is not a whole number from {} to {}",
-                range.start(),
-                range.end()
-            )),
-        })
-    }
-
-    fn switch(&mut self, name: &str, default: bool) -> bool {
-        self.parse(name, default, |v| {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => Ok(true),
-                "off" | "false" | "0" | "no" => Ok(false),
-                _ => Err(format!("`{v}` is not on or off")),
-            }
-        })
-    }
-
-    fn database_url(&mut self, name: &str) -> Option<DatabaseUrl> {
-        let value = self.raw(name)?;
-        match Dialect::from_url(&value) {
-            Ok(_) => Some(DatabaseUrl::new(value)),
-            Err(e) => {
-                self.errors.push(format!("{name}: {e}"));
-                None
-            }
         }
     }
 }
@@ -322,164 +226,29 @@ impl Config {
             vars: &vars,
             errors: Vec::new(),
         };
-        let listen = r.parse(
-            "NEWSREAD_LISTEN",
-            SocketAddr::from(([127, 0, 0, 1], 5000)),
-            |v| {
-                v.trim().parse().map_err(|_| {
-                    format!("`{v}` is not an address such as 127.0.0.1:5000 or 0.0.0.0:5000")
-                })
-            },
-        );
-        let url = r
-            .database_url("NEWSREAD_DATABASE_URL")
-            .unwrap_or_else(|| DatabaseUrl::new(DEFAULT_DATABASE_URL));
-        let replica_url = r.database_url("NEWSREAD_DATABASE_REPLICA_URL");
-        // SQLite has one writer and readers bound by cores; each connection is a thread with
-        // its own page cache, so a small pool is faster and leaner (bench/README.md).
-        // By the dialect, which ignores the scheme's case, like the connection itself does.
-        let default_pool = if Dialect::from_url(url.expose()) == Ok(Dialect::Sqlite) {
-            4
-        } else {
-            10
-        };
-        let database = DatabaseConfig {
-            max_connections: r.number("NEWSREAD_DATABASE_MAX_CONNECTIONS", default_pool, 1..=1000),
-            min_connections: r.number("NEWSREAD_DATABASE_MIN_CONNECTIONS", 0, 0..=1000),
-            acquire_timeout: r
-                .duration("NEWSREAD_DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(3)),
-            idle_timeout: r.duration("NEWSREAD_DATABASE_IDLE_TIMEOUT", Duration::from_secs(600)),
-            max_lifetime: r.duration("NEWSREAD_DATABASE_MAX_LIFETIME", Duration::from_secs(1800)),
-            replica_timeout: r.duration(
-                "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
-                Duration::from_millis(800),
-            ),
-            feed_cache_ttl: r.duration("NEWSREAD_FEED_CACHE_TTL", Duration::from_secs(1)),
-            url,
-            replica_url,
-        };
-        let session = SessionConfig {
-            idle_timeout: r.duration(
-                "NEWSREAD_SESSION_IDLE_TIMEOUT",
-                Duration::from_secs(7 * 86_400),
-            ),
-            lifetime: r.duration(
-                "NEWSREAD_SESSION_LIFETIME",
-                Duration::from_secs(30 * 86_400),
-            ),
-        };
-        let trusted_proxies = r.parse("NEWSREAD_TRUSTED_PROXIES", Vec::new(), parse_cidrs);
-        let client_address_header = r.parse("NEWSREAD_CLIENT_ADDRESS_HEADER", None, |v| {
-            let name = v.trim().to_ascii_lowercase();
-            axum::http::HeaderName::from_bytes(name.as_bytes())
-                .map(|_| Some(name))
-                .map_err(|_| format!("`{v}` is not an HTTP header name"))
-        });
-        let log = LogConfig {
-            format: r.parse("NEWSREAD_LOG_FORMAT", LogFormat::Text, |v| {
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "text" => Ok(LogFormat::Text),
-                    "json" => Ok(LogFormat::Json),
-                    _ => Err(format!("`{v}` is not `text` or `json`")),
+        let mut config = options::unset();
+        for opt in OPTIONS {
+            let Some(set) = opt.set else { continue };
+            // The default first, so that an invalid value leaves it in place.
+            let default = match opt.default {
+                DefaultValue::Text(text) => Some(text.to_owned()),
+                DefaultValue::Computed(_, compute) => Some(compute(&config)),
+                DefaultValue::Absent(_) => None,
+            };
+            if let Some(text) = default {
+                if let Err(e) = set(&mut config, &text) {
+                    r.errors.push(format!(
+                        "{}: the default `{text}` is invalid: {e}",
+                        opt.name
+                    ));
                 }
-            }),
-            filter: r.raw("NEWSREAD_LOG").unwrap_or_else(|| "info".to_owned()),
-        };
-        let config = Config {
-            listen,
-            database,
-            session,
-            trusted_proxies,
-            client_address_header,
-            log,
-            shutdown_grace: r.duration("NEWSREAD_SHUTDOWN_GRACE", Duration::from_secs(20)),
-            request_timeout: r.duration("NEWSREAD_REQUEST_TIMEOUT", Duration::from_secs(30)),
-            header_read_timeout: r
-                .duration("NEWSREAD_HEADER_READ_TIMEOUT", Duration::from_secs(10)),
-            // Longer than the load balancer's own idle timeout (60 s on an AWS ALB): the
-            // balancer must be the one to close an idle connection, or it may send a request
-            // on a connection the instance is closing at that moment, and answer 502.
-            idle_timeout: r.duration("NEWSREAD_IDLE_TIMEOUT", Duration::from_secs(75)),
-            password_queue: r.number(
-                "NEWSREAD_PASSWORD_QUEUE",
-                crate::password::default_queue(),
-                1..=100_000,
-            ),
-            sample_news: r.switch("NEWSREAD_SAMPLE_NEWS", true),
-            migrate_on_start: r.switch("NEWSREAD_MIGRATE_ON_START", true),
-            metrics_listen: r.parse("NEWSREAD_METRICS_LISTEN", None, |v| {
-                v.trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("`{v}` is not an address such as 127.0.0.1:9464"))
-            }),
-            shared_dir: r.raw("NEWSREAD_SHARED_DIR").map(std::path::PathBuf::from),
-            media_private_addresses: r.switch("NEWSREAD_MEDIA_PRIVATE_ADDRESSES", false),
-            ingest: IngestConfig {
-                enabled: r.switch("NEWSREAD_INGEST", true),
-                interval: r.duration("NEWSREAD_INGEST_INTERVAL", Duration::from_secs(15 * 60)),
-                mediastack_access_key: r.raw("NEWSREAD_MEDIASTACK_ACCESS_KEY").map(Secret::new),
-                mediastack_base_url: r.parse(
-                    "NEWSREAD_MEDIASTACK_BASE_URL",
-                    "http://api.mediastack.com/v1".to_owned(),
-                    parse_http_url,
-                ),
-                mediastack_monthly_budget: r.number(
-                    "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
-                    100,
-                    1..=1_000_000,
-                ),
-                mediastack_filter: {
-                    let mut f = crate::domain::feed::FeedFilter::default();
-                    for (name, d) in [
-                        ("NEWSREAD_MEDIASTACK_COUNTRIES", Dimension::Country),
-                        ("NEWSREAD_MEDIASTACK_LANGUAGES", Dimension::Language),
-                        ("NEWSREAD_MEDIASTACK_CATEGORIES", Dimension::Category),
-                    ] {
-                        if let Some(v) = r.raw(name) {
-                            if let Err(e) = f.add(d, &v) {
-                                r.errors.push(format!("{name}: {e}"));
-                            }
-                        }
-                    }
-                    f.normalize();
-                    f
-                },
-                feeds: r.parse("NEWSREAD_FEEDS", Vec::new(), parse_feeds),
-                retention_days: r.number("NEWSREAD_RETENTION_DAYS", 30, 1..=36_500),
-            },
-            throttle: ThrottleConfig {
-                login_per_account: r.parse(
-                    "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
-                    Limit {
-                        max: 10,
-                        window: Duration::from_secs(900),
-                    },
-                    parse_limit,
-                ),
-                login_per_address: r.parse(
-                    "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
-                    Limit {
-                        max: 50,
-                        window: Duration::from_secs(900),
-                    },
-                    parse_limit,
-                ),
-                register_per_address: r.parse(
-                    "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
-                    Limit {
-                        max: 10,
-                        window: Duration::from_secs(3600),
-                    },
-                    parse_limit,
-                ),
-            },
-            aws: AwsConfig {
-                database_secret_arn: r.raw("NEWSREAD_DATABASE_SECRET_ARN"),
-                database_admin_secret_arn: r.raw("NEWSREAD_DATABASE_ADMIN_SECRET_ARN"),
-                mediastack_secret_arn: r.raw("NEWSREAD_MEDIASTACK_SECRET_ARN"),
-            },
-        };
+            }
+            if let Some(value) = r.raw(opt) {
+                if let Err(e) = set(&mut config, &value) {
+                    r.errors.push(format!("{}: {e}", opt.name));
+                }
+            }
+        }
         let mut errors = r.errors;
         errors.extend(config.cross_field_problems());
         if errors.is_empty() {
@@ -572,7 +341,7 @@ impl Config {
             .filter(|k| k.starts_with("NEWSREAD_"))
             .filter(|k| {
                 let base = k.strip_suffix("_FILE").unwrap_or(k);
-                !OPTIONS.contains(&base) && !k.starts_with("NEWSREAD_TEST_")
+                options::find(base).is_none() && !k.starts_with("NEWSREAD_TEST_")
             })
             .cloned()
             .collect()
@@ -580,183 +349,11 @@ impl Config {
 
     /// The effective configuration, secrets redacted, as `NAME=value` lines.
     pub fn describe(&self) -> String {
-        let db = &self.database;
-        let rows: Vec<(&str, String)> = vec![
-            ("NEWSREAD_LISTEN", self.listen.to_string()),
-            ("NEWSREAD_DATABASE_URL", db.url.redacted()),
-            (
-                "NEWSREAD_DATABASE_REPLICA_URL",
-                db.replica_url
-                    .as_ref()
-                    .map(DatabaseUrl::redacted)
-                    .unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_DATABASE_MAX_CONNECTIONS",
-                db.max_connections.to_string(),
-            ),
-            (
-                "NEWSREAD_DATABASE_MIN_CONNECTIONS",
-                db.min_connections.to_string(),
-            ),
-            (
-                "NEWSREAD_DATABASE_ACQUIRE_TIMEOUT",
-                format_duration(db.acquire_timeout),
-            ),
-            (
-                "NEWSREAD_DATABASE_IDLE_TIMEOUT",
-                format_duration(db.idle_timeout),
-            ),
-            (
-                "NEWSREAD_DATABASE_MAX_LIFETIME",
-                format_duration(db.max_lifetime),
-            ),
-            (
-                "NEWSREAD_DATABASE_REPLICA_TIMEOUT",
-                format_duration(db.replica_timeout),
-            ),
-            (
-                "NEWSREAD_FEED_CACHE_TTL",
-                format_duration(db.feed_cache_ttl),
-            ),
-            (
-                "NEWSREAD_SESSION_IDLE_TIMEOUT",
-                format_duration(self.session.idle_timeout),
-            ),
-            (
-                "NEWSREAD_SESSION_LIFETIME",
-                format_duration(self.session.lifetime),
-            ),
-            (
-                "NEWSREAD_TRUSTED_PROXIES",
-                self.trusted_proxies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            (
-                "NEWSREAD_CLIENT_ADDRESS_HEADER",
-                self.client_address_header.clone().unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_LOG_FORMAT",
-                match self.log.format {
-                    LogFormat::Text => "text".to_owned(),
-                    LogFormat::Json => "json".to_owned(),
-                },
-            ),
-            ("NEWSREAD_LOG", self.log.filter.clone()),
-            (
-                "NEWSREAD_SHUTDOWN_GRACE",
-                format_duration(self.shutdown_grace),
-            ),
-            (
-                "NEWSREAD_REQUEST_TIMEOUT",
-                format_duration(self.request_timeout),
-            ),
-            (
-                "NEWSREAD_HEADER_READ_TIMEOUT",
-                format_duration(self.header_read_timeout),
-            ),
-            ("NEWSREAD_IDLE_TIMEOUT", format_duration(self.idle_timeout)),
-            ("NEWSREAD_PASSWORD_QUEUE", self.password_queue.to_string()),
-            ("NEWSREAD_SAMPLE_NEWS", on_off(self.sample_news)),
-            ("NEWSREAD_MIGRATE_ON_START", on_off(self.migrate_on_start)),
-            (
-                "NEWSREAD_METRICS_LISTEN",
-                self.metrics_listen
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_SHARED_DIR",
-                self.shared_dir
-                    .as_ref()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_MEDIA_PRIVATE_ADDRESSES",
-                on_off(self.media_private_addresses),
-            ),
-            ("NEWSREAD_INGEST", on_off(self.ingest.enabled)),
-            (
-                "NEWSREAD_INGEST_INTERVAL",
-                format_duration(self.ingest.interval),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_ACCESS_KEY",
-                self.ingest
-                    .mediastack_access_key
-                    .as_ref()
-                    .map(|k| k.to_string())
-                    .unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_BASE_URL",
-                self.ingest.mediastack_base_url.clone(),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_MONTHLY_BUDGET",
-                self.ingest.mediastack_monthly_budget.to_string(),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_COUNTRIES",
-                self.ingest.mediastack_filter.stored(Dimension::Country),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_LANGUAGES",
-                self.ingest.mediastack_filter.stored(Dimension::Language),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_CATEGORIES",
-                self.ingest.mediastack_filter.stored(Dimension::Category),
-            ),
-            (
-                "NEWSREAD_FEEDS",
-                self.ingest
-                    .feeds
-                    .iter()
-                    .map(describe_feed)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            (
-                "NEWSREAD_RETENTION_DAYS",
-                self.ingest.retention_days.to_string(),
-            ),
-            (
-                "NEWSREAD_THROTTLE_LOGIN_ACCOUNT",
-                describe_limit(self.throttle.login_per_account),
-            ),
-            (
-                "NEWSREAD_THROTTLE_LOGIN_ADDRESS",
-                describe_limit(self.throttle.login_per_address),
-            ),
-            (
-                "NEWSREAD_THROTTLE_REGISTER_ADDRESS",
-                describe_limit(self.throttle.register_per_address),
-            ),
-            (
-                "NEWSREAD_DATABASE_SECRET_ARN",
-                self.aws.database_secret_arn.clone().unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_DATABASE_ADMIN_SECRET_ARN",
-                self.aws
-                    .database_admin_secret_arn
-                    .clone()
-                    .unwrap_or_default(),
-            ),
-            (
-                "NEWSREAD_MEDIASTACK_SECRET_ARN",
-                self.aws.mediastack_secret_arn.clone().unwrap_or_default(),
-            ),
-        ];
         let mut out = String::new();
-        for (k, v) in rows {
-            let _ = writeln!(out, "{k}={v}");
+        for opt in OPTIONS {
+            if let Some(show) = opt.show {
+                let _ = writeln!(out, "{}={}", opt.name, show(self));
+            }
         }
         out
     }
@@ -779,7 +376,7 @@ pub(crate) fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, Str
         };
         let key = key.trim();
         let base = key.strip_suffix("_FILE").unwrap_or(key);
-        if !OPTIONS.contains(&base) || key == "NEWSREAD_CONFIG_FILE" {
+        if options::find(base).is_none() || key == "NEWSREAD_CONFIG_FILE" {
             errors.push(format!("{path}:{}: unknown setting `{key}`", i + 1));
             continue;
         }
@@ -791,109 +388,6 @@ pub(crate) fn parse_config_file(text: &str, path: &str) -> (BTreeMap<String, Str
         vars.insert(key.to_owned(), value.to_owned());
     }
     (vars, errors)
-}
-
-fn on_off(b: bool) -> String {
-    if b { "on" } else { "off" }.to_owned()
-}
-
-fn describe_limit(l: Limit) -> String {
-    format!("{}/{}", l.max, format_duration(l.window))
-}
-
-fn describe_feed(f: &FeedSource) -> String {
-    let mut out = secret::redact_url(&f.url, true);
-    for (k, v) in [
-        ("country", f.country),
-        ("language", f.language),
-        ("category", f.category),
-    ] {
-        if let Some(v) = v {
-            out.push_str(&format!(" {k}={v}"));
-        }
-    }
-    out
-}
-
-/// `N/duration`, e.g. `10/15m`.
-fn parse_limit(v: &str) -> Result<Limit, String> {
-    let bad = || format!("`{v}` is not a limit such as 10/15m (events per window)");
-    let (n, w) = v.trim().split_once('/').ok_or_else(bad)?;
-    let max: u32 = n.trim().parse().map_err(|_| bad())?;
-    let window = parse_duration(w).map_err(|_| bad())?;
-    if max == 0 || window.is_zero() {
-        return Err(bad());
-    }
-    Ok(Limit { max, window })
-}
-
-fn parse_http_url(v: &str) -> Result<String, String> {
-    match url::Url::parse(v.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-            Ok(v.trim().trim_end_matches('/').to_owned())
-        }
-        _ => Err(format!("`{v}` is not an http(s) URL")),
-    }
-}
-
-/// Feeds separated by `;` or newlines, each a URL followed by optional `country=`,
-/// `language=` and `category=` tags: `https://a.example/rss country=ng category=sports`.
-fn parse_feeds(v: &str) -> Result<Vec<FeedSource>, String> {
-    let mut feeds = Vec::new();
-    for entry in v
-        .split([';', '\n'])
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        let mut parts = entry.split_whitespace();
-        let raw_url = parts.next().unwrap_or_default();
-        // Error messages name the feed by its redacted URL: the query may carry a token.
-        let shown = secret::redact_url(raw_url, true);
-        let url =
-            parse_http_url(raw_url).map_err(|_| format!("`{shown}` is not an http(s) URL"))?;
-        let mut feed = FeedSource {
-            url,
-            country: None,
-            language: None,
-            category: None,
-        };
-        for tag in parts {
-            let (k, val) = tag
-                .split_once('=')
-                .ok_or_else(|| format!("`{tag}` for `{shown}` is not a tag such as country=ng"))?;
-            let (slot, d) = match k {
-                "country" => (&mut feed.country, Dimension::Country),
-                "language" => (&mut feed.language, Dimension::Language),
-                "category" => (&mut feed.category, Dimension::Category),
-                _ => {
-                    return Err(format!(
-                        "unknown tag `{k}` for `{shown}` (use country, language, category)"
-                    ))
-                }
-            };
-            *slot = Some(
-                d.lookup(val)
-                    .ok_or_else(|| format!("unknown {k} `{val}` for `{shown}`"))?,
-            );
-        }
-        if feeds.iter().any(|f: &FeedSource| f.url == feed.url) {
-            return Err(format!("feed `{shown}` is listed twice"));
-        }
-        feeds.push(feed);
-    }
-    Ok(feeds)
-}
-
-fn parse_cidrs(v: &str) -> Result<Vec<IpNet>, String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("`{s}` is not a CIDR such as 10.0.0.0/16 or an IP address"))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -1110,9 +604,21 @@ mod tests {
             ("NEWSREAD_FEEDS", "ftp://x.example/feed"),
             ("NEWSREAD_THROTTLE_LOGIN_ADDRESS", "lots"),
             ("NEWSREAD_MEDIASTACK_CATEGORIES", "gossip"),
+            ("NEWSREAD_MEDIASTACK_LANGUAGES", "en,xx"),
         ]))
         .unwrap_err();
-        assert_eq!(err.0.len(), 3, "{err}");
+        assert_eq!(err.0.len(), 4, "{err}");
+        assert!(
+            err.to_string().contains("`xx` is NewsRead's own code"),
+            "{err}"
+        );
+        // An operator may tag a feed International, though.
+        let c = Config::from_vars(vars(&[(
+            "NEWSREAD_FEEDS",
+            "https://wire.example/rss country=xx",
+        )]))
+        .unwrap();
+        assert_eq!(c.ingest.feeds[0].country, Some("xx"));
     }
 
     #[test]

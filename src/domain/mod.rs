@@ -2,6 +2,7 @@
 //! the application can then trust them.
 pub mod article;
 pub mod feed;
+pub mod search;
 pub mod user;
 pub mod vocab;
 

@@ -1,4 +1,12 @@
-//! The news source's vocabulary (mediastack's), with human names.
+//! The news source's vocabulary (mediastack's), with human names, plus two codes of our own
+//! for feed articles that say no more: [`INTERNATIONAL`] and [`UNKNOWN_LANGUAGE`].
+
+/// The country of feed articles that name none. `xx` is in ISO 3166's user-assigned range,
+/// so no real country can ever take it, and it fits the two-letter column.
+pub const INTERNATIONAL: &str = "xx";
+/// The language of feed articles that neither declare one nor are reliably detected. `xx`
+/// is no ISO 639-1 code.
+pub const UNKNOWN_LANGUAGE: &str = "xx";
 
 /// Countries mediastack serves, by ISO 3166-1 alpha-2 code.
 pub const COUNTRIES: &[(&str, &str)] = &[
@@ -56,10 +64,11 @@ pub const COUNTRIES: &[(&str, &str)] = &[
     ("ua", "Ukraine"),
     ("us", "United States"),
     ("ve", "Venezuela"),
+    ("xx", "International"),
     ("za", "South Africa"),
 ];
 
-/// mediastack's 13 languages (its own codes: `se` is Swedish, `no` Norwegian).
+/// mediastack's 13 languages (its own codes: `se` is Swedish, `no` Norwegian), and unknown.
 pub const LANGUAGES: &[(&str, &str)] = &[
     ("ar", "Arabic"),
     ("de", "German"),
@@ -73,6 +82,7 @@ pub const LANGUAGES: &[(&str, &str)] = &[
     ("pt", "Portuguese"),
     ("ru", "Russian"),
     ("se", "Swedish"),
+    ("xx", "Unknown"),
     ("zh", "Chinese"),
 ];
 
@@ -113,6 +123,21 @@ impl Dimension {
         }
     }
 
+    /// Codes NewsRead gives articles itself; no upstream source uses them.
+    pub fn own_codes(self) -> &'static [&'static str] {
+        match self {
+            Dimension::Country => &[INTERNATIONAL],
+            Dimension::Language => &[UNKNOWN_LANGUAGE],
+            Dimension::Category => &[],
+        }
+    }
+
+    /// [`Dimension::lookup`] for a code from upstream (an item's or a feed's own tag, a
+    /// mediastack query): a feed saying `xx` says nothing, it does not mean "International".
+    pub fn lookup_upstream(self, code: &str) -> Option<&'static str> {
+        self.lookup(code).filter(|c| !self.own_codes().contains(c))
+    }
+
     /// The canonical `'static` code for user input, if it is in the vocabulary.
     pub fn lookup(self, code: &str) -> Option<&'static str> {
         let code = code.trim();
@@ -143,13 +168,28 @@ mod tests {
             sorted.dedup();
             assert_eq!(codes.len(), sorted.len(), "{d:?} has duplicates");
         }
-        assert_eq!(LANGUAGES.len(), 13);
+        assert_eq!(LANGUAGES.len(), 13 + 1);
         assert_eq!(CATEGORIES.len(), 7);
         for c in ["us", "gb", "ng"] {
             assert!(Dimension::Country.lookup(c).is_some());
         }
         assert_eq!(Dimension::Country.lookup("GB"), Some("gb"));
-        assert_eq!(Dimension::Language.lookup("xx"), None);
+        assert_eq!(Dimension::Language.lookup("zz"), None);
         assert_eq!(Dimension::Category.name_of("sports"), "Sports");
+    }
+
+    #[test]
+    fn our_own_codes_are_in_the_vocabulary_but_never_taken_from_upstream() {
+        assert_eq!(Dimension::Country.name_of(INTERNATIONAL), "International");
+        assert_eq!(Dimension::Language.name_of(UNKNOWN_LANGUAGE), "Unknown");
+        for d in Dimension::ALL {
+            for code in d.own_codes() {
+                assert_eq!(d.lookup(&code.to_uppercase()), Some(*code));
+                assert_eq!(d.lookup_upstream(code), None);
+                // They fit the articles' VARCHAR(2) columns.
+                assert_eq!(code.len(), 2);
+            }
+        }
+        assert_eq!(Dimension::Country.lookup_upstream("GB"), Some("gb"));
     }
 }

@@ -6,7 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 use serde_json::Value;
 
 use super::clean::redact_url;
-use super::item::{from_language_tag, Defaults, RawItem};
+use super::item::{from_language_tag, Defaults, RawItem, Untagged};
 use super::report::{SourceReport, Status};
 use super::Ingester;
 use crate::config::FeedSource;
@@ -340,7 +340,8 @@ fn parse_json_feed(text: &str) -> Result<ParsedFeed, ParseError> {
 }
 
 /// What the items of a parsed feed fall back to: the operator's tags win, then the item's
-/// own, then the feed's declared language; the source name is the feed's title.
+/// own, then the feed's declared language; items still untagged are stored anyway (general,
+/// International, detected language or unknown). The source name is the feed's title.
 pub(crate) fn defaults(
     parsed: &ParsedFeed,
     feed: &FeedSource,
@@ -356,9 +357,10 @@ pub(crate) fn defaults(
         forced_category: feed.category,
         forced_country: feed.country,
         forced_language: feed.language,
-        category: Some(super::DEFAULT_CATEGORY),
+        category: None,
         country: declared_country,
         language: declared_language,
+        untagged: Untagged::Store,
         source: parsed
             .title
             .clone()

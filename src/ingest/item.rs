@@ -7,7 +7,7 @@ use super::clean::{
     article_url, image_url, plain_text, MAX_AUTHOR, MAX_DESCRIPTION, MAX_SOURCE, MAX_TITLE,
 };
 use crate::domain::article::NewArticle;
-use crate::domain::vocab::Dimension;
+use crate::domain::vocab::{Dimension, INTERNATIONAL, UNKNOWN_LANGUAGE};
 
 /// An item as found upstream: raw text (possibly HTML), nothing validated yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,13 +33,77 @@ pub struct Defaults {
     pub forced_category: Option<&'static str>,
     pub forced_country: Option<&'static str>,
     pub forced_language: Option<&'static str>,
-    /// Used when neither the operator nor the item says.
+    /// What the source itself declares (a feed's language tag), when the item does not say.
     pub category: Option<&'static str>,
     pub country: Option<&'static str>,
     pub language: Option<&'static str>,
+    /// What happens to an item still without a tag: refused (mediastack tags every item it
+    /// means to send), or stored (feeds).
+    pub untagged: Untagged,
     pub source: String,
     /// Resolves relative links (the feed's URL).
     pub base: Option<url::Url>,
+}
+
+/// What becomes of an item that, after the operator, the item and its source, still has no
+/// category, country or language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Untagged {
+    /// Refused, with the reason counted in the report.
+    #[default]
+    Refuse,
+    /// Stored as category [`DEFAULT_CATEGORY`], country International, and the language
+    /// detected from its text, or unknown: a feed a reader adds shows up whatever it says.
+    Store,
+}
+
+/// How one of an article's tags was chosen, for the ingest report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The operator's tag, the item's own or its source's.
+    Given,
+    /// Detected from the item's text (languages only).
+    Detected,
+    /// Nobody said: general, International or unknown.
+    Default,
+}
+
+/// An item made an article, and how its tags were chosen.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub article: NewArticle,
+    pub category: Origin,
+    pub country: Origin,
+    pub language: Origin,
+}
+
+impl Converted {
+    /// What the report says about tags that nobody gave, one line per kind, e.g.
+    /// `category: general (default: the feed has none)`.
+    pub fn defaults_used(&self) -> impl Iterator<Item = String> + '_ {
+        let a = &self.article;
+        [
+            (self.category == Origin::Default)
+                .then(|| format!("category: {} (default: the feed has none)", a.category)),
+            (self.country == Origin::Default).then(|| {
+                "country: International (default: no country tag, and no region in the \
+                 feed's language)"
+                    .to_owned()
+            }),
+            match self.language {
+                Origin::Given => None,
+                Origin::Detected => Some(format!(
+                    "language: {} (detected: the feed declares none)",
+                    a.language
+                )),
+                Origin::Default => Some(
+                    "language: unknown (default: not declared nor reliably detected)".to_owned(),
+                ),
+            },
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// Cleans and checks one item. `now` caps dates in the future; items published before
@@ -49,7 +113,7 @@ pub fn to_article(
     defaults: &Defaults,
     now: i64,
     cutoff: i64,
-) -> Result<NewArticle, String> {
+) -> Result<Converted, String> {
     let url = article_url(
         item.link.as_deref().unwrap_or_default(),
         defaults.base.as_ref(),
@@ -59,24 +123,46 @@ pub fn to_article(
     if title.is_empty() {
         return Err("no title".to_owned());
     }
-    let category = pick(
+    let description = plain_text(
+        item.description.as_deref().unwrap_or_default(),
+        MAX_DESCRIPTION,
+    );
+    let store = defaults.untagged == Untagged::Store;
+    let (category, category_origin) = pick(
         Dimension::Category,
         defaults.forced_category,
         item.category.as_deref(),
         defaults.category,
-    )?;
-    let country = pick(
+    )
+    .or_else(|e| {
+        store
+            .then_some((super::DEFAULT_CATEGORY, Origin::Default))
+            .ok_or(e)
+    })?;
+    let (country, country_origin) = pick(
         Dimension::Country,
         defaults.forced_country,
         item.country.as_deref(),
         defaults.country,
-    )?;
-    let language = pick(
+    )
+    .or_else(|e| store.then_some((INTERNATIONAL, Origin::Default)).ok_or(e))?;
+    let (language, language_origin) = pick(
         Dimension::Language,
         defaults.forced_language,
         item.language.as_deref(),
         defaults.language,
-    )?;
+    )
+    .or_else(|e| {
+        if !store {
+            return Err(e);
+        }
+        Ok(
+            match super::language::detect(&format!("{title}\n{description}")) {
+                Some(code) => (code, Origin::Detected),
+                None => (UNKNOWN_LANGUAGE, Origin::Default),
+            },
+        )
+    })?;
     // A missing or unreadable date means "seen now"; a future one is upstream's clock or a
     // typo, and would pin the item to the top of every feed, so it is capped at now.
     let published_at = item
@@ -98,13 +184,10 @@ pub fn to_article(
         .as_deref()
         .map(|a| plain_text(a, MAX_AUTHOR))
         .filter(|a| !a.is_empty());
-    Ok(NewArticle {
+    let article = NewArticle {
         url,
         title,
-        description: plain_text(
-            item.description.as_deref().unwrap_or_default(),
-            MAX_DESCRIPTION,
-        ),
+        description,
         source,
         author,
         image_url: item
@@ -116,39 +199,47 @@ pub fn to_article(
         language,
         published_at,
         is_sample: false,
+    };
+    Ok(Converted {
+        article,
+        category: category_origin,
+        country: country_origin,
+        language: language_origin,
     })
 }
 
-/// The operator's tag, else the item's own (if in the vocabulary), else the default.
+/// The operator's tag, else the item's own (if in the vocabulary), else the source's.
 fn pick(
     d: Dimension,
     forced: Option<&'static str>,
     own: Option<&str>,
-    default: Option<&'static str>,
-) -> Result<&'static str, String> {
+    declared: Option<&'static str>,
+) -> Result<(&'static str, Origin), String> {
     if let Some(code) = forced {
-        return Ok(code);
+        return Ok((code, Origin::Given));
     }
     let own = own.map(str::trim).filter(|s| !s.is_empty());
-    if let Some(raw) = own {
-        if let Some(code) = d.lookup(raw) {
-            return Ok(code);
-        }
+    if let Some(code) = own.and_then(|raw| d.lookup_upstream(raw)) {
+        return Ok((code, Origin::Given));
     }
-    default.ok_or_else(|| match own {
-        Some(raw) => format!("unknown {} `{}`", d.field(), plain_text(raw, 20)),
-        None => format!("no {} (tag the source with {}=…)", d.field(), d.field()),
-    })
+    declared
+        .map(|code| (code, Origin::Given))
+        .ok_or_else(|| match own {
+            Some(raw) => format!("unknown {} `{}`", d.field(), plain_text(raw, 20)),
+            None => format!("no {} (tag the source with {}=…)", d.field(), d.field()),
+        })
 }
 
 /// Language and country from a language tag such as `en-GB`, `fr_ca` or `de`.
 pub fn from_language_tag(tag: &str) -> (Option<&'static str>, Option<&'static str>) {
     let mut parts = tag.trim().split(['-', '_']);
-    let language = parts.next().and_then(|l| Dimension::Language.lookup(l));
+    let language = parts
+        .next()
+        .and_then(|l| Dimension::Language.lookup_upstream(l));
     let country = parts
         .next()
         .filter(|c| c.len() == 2)
-        .and_then(|c| Dimension::Country.lookup(c));
+        .and_then(|c| Dimension::Country.lookup_upstream(c));
     (language, country)
 }
 
@@ -224,7 +315,7 @@ mod tests {
 
     #[test]
     fn items_become_clean_articles() {
-        let a = to_article(&item(), &defaults(), NOW, 0).unwrap();
+        let a = to_article(&item(), &defaults(), NOW, 0).unwrap().article;
         assert_eq!(a.title, "A bold title & more");
         assert_eq!(a.url, "https://news.example.org/a");
         assert_eq!(a.description, "First Second");
@@ -274,6 +365,59 @@ mod tests {
     }
 
     #[test]
+    fn feed_items_nobody_tagged_are_stored_with_defaults_and_say_so() {
+        let feed = Defaults {
+            untagged: Untagged::Store,
+            source: "Anywhere Wire".into(),
+            ..Defaults::default()
+        };
+        let mut english = item();
+        english.title = Some("Harbour cranes return to work after the long winter strike".into());
+        english.description =
+            Some("Dock workers and the port authority signed the agreement on Monday.".into());
+        let c = to_article(&english, &feed, NOW, 0).unwrap();
+        assert_eq!(
+            (c.article.category, c.article.country, c.article.language),
+            ("general", INTERNATIONAL, "en")
+        );
+        assert_eq!(
+            (c.category, c.country, c.language),
+            (Origin::Default, Origin::Default, Origin::Detected)
+        );
+        let said: Vec<String> = c.defaults_used().collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert_eq!(said[0], "category: general (default: the feed has none)");
+        assert!(said[1].starts_with("country: International (default"));
+        assert_eq!(said[2], "language: en (detected: the feed declares none)");
+
+        // Too little text: unknown. An upstream `xx` is no claim to our own codes.
+        let mut terse = item();
+        terse.title = Some("Live".into());
+        terse.description = None;
+        terse.country = Some("xx".into());
+        terse.language = Some("XX".into());
+        let c = to_article(&terse, &feed, NOW, 0).unwrap();
+        assert_eq!(
+            (c.article.country, c.article.language, c.language),
+            (INTERNATIONAL, UNKNOWN_LANGUAGE, Origin::Default)
+        );
+
+        // What the item or the feed says wins over detection and defaults.
+        let declared = Defaults {
+            language: Some("fr"),
+            ..feed.clone()
+        };
+        let c = to_article(&english, &declared, NOW, 0).unwrap();
+        assert_eq!((c.article.language, c.language), ("fr", Origin::Given));
+        let mut own = english.clone();
+        own.country = Some("GB".into());
+        own.language = Some("en".into());
+        let c = to_article(&own, &feed, NOW, 0).unwrap();
+        assert_eq!((c.article.country, c.country), ("gb", Origin::Given));
+        assert_eq!(c.defaults_used().count(), 1, "only the category defaulted");
+    }
+
+    #[test]
     fn absurd_or_missing_dates_become_now() {
         for date in [
             None,
@@ -284,7 +428,10 @@ mod tests {
             let mut i = item();
             i.published = date.map(str::to_owned);
             assert_eq!(
-                to_article(&i, &defaults(), NOW, 0).unwrap().published_at,
+                to_article(&i, &defaults(), NOW, 0)
+                    .unwrap()
+                    .article
+                    .published_at,
                 NOW
             );
         }
@@ -295,17 +442,21 @@ mod tests {
         let mut i = item();
         i.country = Some("us".into());
         i.category = Some("sports".into());
-        let a = to_article(&i, &defaults(), NOW, 0).unwrap();
+        let a = to_article(&i, &defaults(), NOW, 0).unwrap().article;
         assert_eq!((a.country, a.category), ("us", "sports"));
         let forced = Defaults {
             forced_country: Some("ng"),
             ..defaults()
         };
-        assert_eq!(to_article(&i, &forced, NOW, 0).unwrap().country, "ng");
+        assert_eq!(
+            to_article(&i, &forced, NOW, 0).unwrap().article.country,
+            "ng"
+        );
         assert_eq!(from_language_tag("en-GB"), (Some("en"), Some("gb")));
         assert_eq!(from_language_tag("fr_ca"), (Some("fr"), Some("ca")));
         assert_eq!(from_language_tag("de"), (Some("de"), None));
         assert_eq!(from_language_tag("xx-YY"), (None, None));
+        assert_eq!(from_language_tag("en-XX"), (Some("en"), None));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod clean;
 pub(crate) mod feeds;
 mod http;
 pub(crate) mod item;
+mod language;
 pub(crate) mod mediastack;
 mod report;
 pub mod sample;
@@ -32,7 +33,7 @@ use crate::storage::Db;
 use crate::telemetry::Metrics;
 
 /// Category of feed articles when neither the operator's tag nor the item names one:
-/// mediastack's own catch-all.
+/// mediastack's own catch-all. The report says when it was used.
 pub const DEFAULT_CATEGORY: &str = "general";
 /// Articles deleted per statement by retention: short statements, short locks.
 pub const RETENTION_BATCH: i64 = 500;
@@ -209,7 +210,8 @@ impl Ingester {
     }
 }
 
-/// Items to articles; every refused item is counted under its reason.
+/// Items to articles; every refused item is counted under its reason, and every default
+/// or detected tag under what was used.
 pub(crate) fn convert(
     items: &[RawItem],
     defaults: &item::Defaults,
@@ -221,10 +223,15 @@ pub(crate) fn convert(
     for raw in items {
         match item::to_article(raw, defaults, now, cutoff) {
             // The same URL twice in one response is one article.
-            Ok(a) if out.iter().any(|b| b.url == a.url) => {
+            Ok(c) if out.iter().any(|b| b.url == c.article.url) => {
                 report.skip("duplicate in this response")
             }
-            Ok(a) => out.push(a),
+            Ok(c) => {
+                for used in c.defaults_used() {
+                    report.defaulted(used);
+                }
+                out.push(c.article);
+            }
             Err(reason) => report.skip(reason),
         }
     }
@@ -236,22 +243,10 @@ pub fn format_time(unix: i64) -> String {
     crate::clock::rfc3339(unix).unwrap_or_else(|| unix.to_string())
 }
 
-/// Secrets (AWS Secrets Manager, if configured), then the database, migrated; as `serve`.
-async fn connect(mut config: Config) -> anyhow::Result<(Db, Config)> {
-    let credentials = crate::secrets::resolve(&mut config).await?;
-    let db = Db::connect(&config.database)?;
-    if let Some(source) = credentials {
-        db.set_credential_source(source);
-    }
-    db.migrate().await?;
-    Ok((db, config))
-}
-
-/// `newsread ingest --once`: migrate, run one cycle now, close. Ignores the scheduler's lease
-/// (it is an operator's explicit request) but not the budget or any back-off, which live in
-/// the database.
-pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
-    let (db, config) = connect(config).await?;
+/// `newsread ingest --once`: one cycle now, then close. Ignores the scheduler's lease (it is
+/// an operator's explicit request) but not the budget or any back-off, which live in the
+/// database.
+pub async fn run_once(db: Db, config: Config) -> anyhow::Result<CycleReport> {
     let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
     let report = ingester.run_cycle(crate::clock::unix_now()).await;
     db.close().await;
@@ -261,10 +256,10 @@ pub async fn run_once(config: Config) -> anyhow::Result<CycleReport> {
 /// `newsread ingest`: a dedicated ingestion worker, the scheduler in the foreground (whatever
 /// `NEWSREAD_INGEST` says, which is about `serve`) until `shutdown` resolves.
 pub async fn run_worker(
+    db: Db,
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let (db, config) = connect(config).await?;
     let ingester = Ingester::new(db.clone(), Arc::new(config), Arc::new(Metrics::new()))?;
     let scheduler = Scheduler::new(ingester);
     let holder = scheduler.holder().to_owned();

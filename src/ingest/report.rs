@@ -33,6 +33,9 @@ pub struct SourceReport {
     pub updated: u64,
     /// Items not stored, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Items stored with a tag nobody gave them (a default or a detected language), by
+    /// what was used: an operator sees what to tag.
+    pub defaults: BTreeMap<String, u64>,
     /// Extra facts worth a line (budget used, paging stopped).
     pub notes: Vec<String>,
 }
@@ -50,12 +53,17 @@ impl SourceReport {
             added: 0,
             updated: 0,
             skipped: BTreeMap::new(),
+            defaults: BTreeMap::new(),
             notes: Vec::new(),
         }
     }
 
     pub fn skip(&mut self, reason: impl Into<String>) {
         *self.skipped.entry(reason.into()).or_default() += 1;
+    }
+
+    pub fn defaulted(&mut self, what: impl Into<String>) {
+        *self.defaults.entry(what.into()).or_default() += 1;
     }
 
     pub fn stored(&mut self, stats: InsertStats) {
@@ -123,6 +131,9 @@ impl fmt::Display for SourceReport {
             self.requests,
             if self.requests == 1 { "" } else { "s" }
         )?;
+        for (what, n) in &self.defaults {
+            write!(f, "; {what} for {n} item{}", if *n == 1 { "" } else { "s" })?;
+        }
         for note in &self.notes {
             write!(f, "; {note}")?;
         }

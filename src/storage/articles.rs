@@ -2,6 +2,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::dialect::Arg;
 use super::{Db, Error};
 use crate::domain::article::{Article, NewArticle};
 use crate::domain::feed::{Cursor, FeedFilter};
@@ -10,6 +11,10 @@ use crate::domain::vocab::Dimension;
 pub(super) const ARTICLE_COLUMNS: &str =
     "id, url, title, description, source, author, image_url, category, \
                                country, language, published_at, is_sample";
+/// The same, of `articles` aliased `a`.
+pub(super) const ARTICLE_COLUMNS_A: &str =
+    "a.id, a.url, a.title, a.description, a.source, a.author, a.image_url, a.category, \
+     a.country, a.language, a.published_at, a.is_sample";
 
 /// One page of the feed, newest first.
 #[derive(Debug, Clone, Default)]
@@ -52,12 +57,6 @@ pub(crate) fn url_hash(canonical_url: &str) -> String {
     crate::hex(&Sha256::digest(canonical_url.as_bytes()))
 }
 
-/// A bind parameter of a query built at run time.
-enum Param {
-    Text(&'static str),
-    Int(i64),
-}
-
 /// Filters with more values than this in every dimension use one IN-list query instead of
 /// one branch per value.
 const MAX_BRANCHES: usize = 16;
@@ -81,26 +80,31 @@ fn split_dimension(filter: &FeedFilter) -> Option<Dimension> {
 }
 
 /// One keyset page query for `filter`, strictly older than `after`.
-fn page_query(filter: &FeedFilter, after: Option<Cursor>, fetch: i64) -> (String, Vec<Param>) {
-    let (clause, codes) = filter_sql(filter);
-    let mut params: Vec<Param> = codes.into_iter().map(Param::Text).collect();
+fn page_query(
+    filter: &FeedFilter,
+    after: Option<Cursor>,
+    fetch: i64,
+) -> (String, Vec<Arg<'static>>) {
+    let (clause, codes) = filter_sql(filter, "");
+    let mut params: Vec<Arg> = codes.into_iter().map(Arg::Text).collect();
     let mut sql = format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE 1 = 1{clause}");
     if let Some(c) = after {
         // The redundant `published_at <= ?` gives every engine's planner an index range.
         sql.push_str(" AND published_at <= ? AND (published_at < ? OR id < ?)");
         params.extend([
-            Param::Int(c.published_at),
-            Param::Int(c.published_at),
-            Param::Int(c.id),
+            Arg::Int(c.published_at),
+            Arg::Int(c.published_at),
+            Arg::Int(c.id),
         ]);
     }
     sql.push_str(" ORDER BY published_at DESC, id DESC LIMIT ?");
-    params.push(Param::Int(fetch));
+    params.push(Arg::Int(fetch));
     (sql, params)
 }
 
-/// ` AND column IN (?, ...)` for each filtered dimension, with its codes.
-pub(super) fn filter_sql(filter: &FeedFilter) -> (String, Vec<&'static str>) {
+/// ` AND column IN (?, ...)` for each filtered dimension, with its codes; columns prefixed
+/// with `alias` (`""` or e.g. `"a."`).
+pub(super) fn filter_sql(filter: &FeedFilter, alias: &str) -> (String, Vec<&'static str>) {
     let mut sql = String::new();
     let mut codes = Vec::new();
     for d in Dimension::ALL {
@@ -109,10 +113,10 @@ pub(super) fn filter_sql(filter: &FeedFilter) -> (String, Vec<&'static str>) {
             continue;
         }
         if selected.len() == 1 {
-            sql.push_str(&format!(" AND {} = ?", d.field()));
+            sql.push_str(&format!(" AND {alias}{} = ?", d.field()));
         } else {
             sql.push_str(&format!(
-                " AND {} IN ({})",
+                " AND {alias}{} IN ({})",
                 d.field(),
                 vec!["?"; selected.len()].join(", ")
             ));
@@ -123,6 +127,18 @@ pub(super) fn filter_sql(filter: &FeedFilter) -> (String, Vec<&'static str>) {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds arguments built at run time, in order.
+pub(super) fn bind_args<'q>(mut q: AnyQuery<'q>, args: &'q [Arg<'_>]) -> AnyQuery<'q> {
+    for arg in args {
+        q = match arg {
+            Arg::Text(t) => q.bind(*t),
+            Arg::Owned(s) => q.bind(s.as_str()),
+            Arg::Int(n) => q.bind(*n),
+        };
+    }
+    q
+}
 
 /// Binds the 14 columns of an `INSERT INTO articles (url_hash, ..., updated_at)` row.
 /// The columns [`bind_new_article`] binds, in its order.
@@ -163,6 +179,30 @@ fn bind_new_article<'q>(
         .bind(i64::from(a.is_sample))
         .bind(now)
         .bind(now)
+}
+
+/// Up to `limit` of `rows` (fetched with one more, to know whether an older page exists),
+/// newest first, as a page.
+pub(super) fn page_of(rows: &[AnyRow], limit: u32) -> Result<FeedPage, Error> {
+    let mut articles = rows
+        .iter()
+        .map(article_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    articles.sort_unstable_by_key(|a| std::cmp::Reverse((a.published_at, a.id)));
+    let next = if articles.len() > limit as usize {
+        articles.truncate(limit as usize);
+        articles.last().map(|a| Cursor {
+            published_at: a.published_at,
+            id: a.id,
+        })
+    } else {
+        None
+    };
+    Ok(FeedPage {
+        articles,
+        next,
+        rendered: Renderings::default(),
+    })
 }
 
 pub(super) fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
@@ -212,7 +252,7 @@ impl Db {
         // filter's selectivity, never on the size of the archive (an IN list makes the
         // database collect and sort every match). SQLite plans a compound UNION ALL of such
         // scans poorly, so they run as separate queries.
-        let queries: Vec<(String, Vec<Param>)> = match split_dimension(filter) {
+        let queries: Vec<(String, Vec<Arg>)> = match split_dimension(filter) {
             Some(dim) => filter
                 .get(dim)
                 .iter()
@@ -230,7 +270,7 @@ impl Db {
                 .collect(),
             None => vec![page_query(filter, after, fetch)],
         };
-        let queries: Vec<(String, Vec<Param>)> = queries
+        let queries: Vec<(String, Vec<Arg>)> = queries
             .into_iter()
             .map(|(sql, params)| (self.sql(&sql).into_owned(), params))
             .collect();
@@ -240,37 +280,13 @@ impl Db {
                 let mut conn = pool.acquire().await?;
                 let mut rows = Vec::new();
                 for (sql, params) in queries {
-                    let mut q = sqlx::query(sql);
-                    for p in params {
-                        q = match p {
-                            Param::Text(t) => q.bind(*t),
-                            Param::Int(n) => q.bind(*n),
-                        };
-                    }
+                    let q = bind_args(sqlx::query(sql), params);
                     rows.extend(q.fetch_all(&mut *conn).await?);
                 }
                 Ok(rows)
             })
             .await?;
-        let mut articles = rows
-            .iter()
-            .map(article_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        articles.sort_unstable_by_key(|a| std::cmp::Reverse((a.published_at, a.id)));
-        let next = if articles.len() > limit as usize {
-            articles.truncate(limit as usize);
-            articles.last().map(|a| Cursor {
-                published_at: a.published_at,
-                id: a.id,
-            })
-        } else {
-            None
-        };
-        Ok(FeedPage {
-            articles,
-            next,
-            rendered: Renderings::default(),
-        })
+        page_of(&rows, limit)
     }
 
     /// Stores articles once per canonical URL. A known URL whose title, description or image
@@ -443,13 +459,7 @@ mod tests {
         let branch = filter("us", "general");
         let (sql, params) = page_query(&branch, None, 31);
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut q = sqlx::query(&explain);
-        for p in &params {
-            q = match p {
-                Param::Text(t) => q.bind(*t),
-                Param::Int(n) => q.bind(*n),
-            };
-        }
+        let q = bind_args(sqlx::query(&explain), &params);
         let plan: Vec<String> = q
             .fetch_all(db.primary().unwrap())
             .await

@@ -218,6 +218,210 @@ impl Dialect {
     }
 }
 
+/// A bind parameter of a query built at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    Owned(String),
+    Int(i64),
+}
+
+/// One page of full-text search results, newest first: what [`Dialect::search_page`] needs.
+pub struct SearchPage<'a> {
+    /// Words each result must have: a term is one word or a phrase (words in order).
+    pub include: Vec<&'a [String]>,
+    /// Terms no result may have.
+    pub exclude: Vec<&'a [String]>,
+    /// The columns to select, of `articles` aliased `a` (`a.id, a.title, ...`).
+    pub columns: &'a str,
+    /// ` AND a.column IN (?, ...)` conditions on `articles a`, and their arguments.
+    pub filter: &'a str,
+    pub filter_args: Vec<Arg<'a>>,
+    /// Languages the reader selected (empty: all), so PostgreSQL stems only in those.
+    pub languages: &'a [&'a str],
+    /// Only results strictly older than this (published_at, id).
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// mediastack's language codes (`se` Swedish, `no` Norwegian) and the PostgreSQL text search
+/// configuration each is stemmed with; any other language uses `newsread_simple`. Must match
+/// `newsread_search_config` in migrations/postgres/0006_search.sql.
+const SEARCH_CONFIGS: &[(&str, &str)] = &[
+    ("ar", "newsread_arabic"),
+    ("nl", "newsread_dutch"),
+    ("en", "newsread_english"),
+    ("fr", "newsread_french"),
+    ("de", "newsread_german"),
+    ("it", "newsread_italian"),
+    ("no", "newsread_norwegian"),
+    ("pt", "newsread_portuguese"),
+    ("ru", "newsread_russian"),
+    ("es", "newsread_spanish"),
+    ("se", "newsread_swedish"),
+];
+
+/// SQLite's search key: an article's place in the feed, `published_at * 2^30 + id`, as the
+/// rowid of `articles_search` (see migrations/sqlite/0006_search.sql).
+const SQLITE_ID_BITS: u32 = 30;
+
+impl Dialect {
+    /// The SQL and arguments of one page of search results, newest first (by published_at,
+    /// then id). Each engine gets its own full-text syntax, built here from plain words, so
+    /// nothing the reader typed is ever read as syntax. An empty `include` with some
+    /// `exclude` terms pages through the reader's selection without those.
+    pub fn search_page<'a>(self, page: SearchPage<'a>) -> (String, Vec<Arg<'a>>) {
+        let positive = !page.include.is_empty();
+        let mut args: Vec<Arg<'a>> = Vec::new();
+        let sql = match self {
+            Dialect::Sqlite => {
+                let mask = (1_i64 << SQLITE_ID_BITS) - 1;
+                let key_of = |p: i64, id: i64| (p << SQLITE_ID_BITS) | (id & mask);
+                if positive {
+                    let all: Vec<String> = page.include.iter().map(|t| fts5_phrase(t)).collect();
+                    let mut match_text = format!("({})", all.join(" AND "));
+                    for t in &page.exclude {
+                        match_text.push_str(&format!(" NOT {}", fts5_phrase(t)));
+                    }
+                    let mut sql = format!(
+                        "SELECT {} FROM articles_search s JOIN articles a ON a.id = (s.rowid & {mask}) \
+                         WHERE articles_search MATCH ?{}",
+                        page.columns, page.filter
+                    );
+                    args.push(Arg::Owned(match_text));
+                    args.extend(page.filter_args);
+                    if let Some((p, id)) = page.after {
+                        sql.push_str(" AND s.rowid < ?");
+                        args.push(Arg::Int(key_of(p, id)));
+                    }
+                    sql.push_str(" ORDER BY s.rowid DESC LIMIT ?");
+                    sql
+                } else {
+                    let any: Vec<String> = page.exclude.iter().map(|t| fts5_phrase(t)).collect();
+                    let match_text = any.join(" OR ");
+                    let mut sql = format!(
+                        "SELECT {} FROM articles a WHERE NOT EXISTS (SELECT 1 FROM articles_search \
+                         WHERE articles_search MATCH ? AND rowid = (a.published_at << {SQLITE_ID_BITS}) | a.id){}",
+                        page.columns,
+                        page.filter
+                    );
+                    args.push(Arg::Owned(match_text));
+                    args.extend(page.filter_args);
+                    push_cursor(&mut sql, &mut args, page.after);
+                    sql.push_str(" ORDER BY a.published_at DESC, a.id DESC LIMIT ?");
+                    sql
+                }
+            }
+            Dialect::Postgres => {
+                let mut text: Vec<String> =
+                    page.include.iter().map(|t| websearch_term(t)).collect();
+                text.extend(
+                    page.exclude
+                        .iter()
+                        .map(|t| format!("-{}", websearch_term(t))),
+                );
+                let text = text.join(" ");
+                let vector = "to_tsvector(newsread_search_config(a.language), a.title || ' ' || a.description)";
+                let selected =
+                    |code: &str| page.languages.is_empty() || page.languages.contains(&code);
+                let mut arms: Vec<String> = Vec::new();
+                for (code, config) in SEARCH_CONFIGS.iter().filter(|(c, _)| selected(c)) {
+                    arms.push(format!(
+                        "(a.language = '{code}' AND {vector} @@ websearch_to_tsquery('{config}', ?))"
+                    ));
+                    args.push(Arg::Owned(text.clone()));
+                }
+                let stemmed: Vec<String> = SEARCH_CONFIGS
+                    .iter()
+                    .map(|(c, _)| format!("'{c}'"))
+                    .collect();
+                if page.languages.is_empty()
+                    || page
+                        .languages
+                        .iter()
+                        .any(|l| !SEARCH_CONFIGS.iter().any(|(c, _)| c == l))
+                {
+                    arms.push(format!(
+                        "(a.language NOT IN ({}) AND {vector} @@ websearch_to_tsquery('newsread_simple', ?))",
+                        stemmed.join(", ")
+                    ));
+                    args.push(Arg::Owned(text.clone()));
+                }
+                let mut sql = format!(
+                    "SELECT {} FROM articles a WHERE ({}){}",
+                    page.columns,
+                    arms.join(" OR "),
+                    page.filter
+                );
+                args.extend(page.filter_args);
+                push_cursor(&mut sql, &mut args, page.after);
+                sql.push_str(" ORDER BY a.published_at DESC, a.id DESC LIMIT ?");
+                sql
+            }
+            Dialect::MySql => {
+                let condition = if positive {
+                    let mut terms: Vec<String> = page
+                        .include
+                        .iter()
+                        .map(|t| format!("+{}", mysql_term(t)))
+                        .collect();
+                    terms.extend(page.exclude.iter().map(|t| format!("-{}", mysql_term(t))));
+                    args.push(Arg::Owned(terms.join(" ")));
+                    "MATCH (a.title, a.description) AGAINST (? IN BOOLEAN MODE)"
+                } else {
+                    // Without a required term, boolean mode matches nothing: exclude the
+                    // articles that have any of the terms.
+                    let terms: Vec<String> = page.exclude.iter().map(|t| mysql_term(t)).collect();
+                    args.push(Arg::Owned(terms.join(" ")));
+                    "NOT MATCH (a.title, a.description) AGAINST (? IN BOOLEAN MODE)"
+                };
+                let mut sql = format!(
+                    "SELECT {} FROM articles a WHERE {condition}{}",
+                    page.columns, page.filter
+                );
+                args.extend(page.filter_args);
+                push_cursor(&mut sql, &mut args, page.after);
+                sql.push_str(" ORDER BY a.published_at DESC, a.id DESC LIMIT ?");
+                sql
+            }
+        };
+        args.push(Arg::Int(page.limit));
+        (self.placeholders(&sql).into_owned(), args)
+    }
+}
+
+/// The keyset condition of the feed's order; the redundant `published_at <= ?` gives every
+/// planner an index range.
+fn push_cursor(sql: &mut String, args: &mut Vec<Arg<'_>>, after: Option<(i64, i64)>) {
+    if let Some((p, id)) = after {
+        sql.push_str(" AND a.published_at <= ? AND (a.published_at < ? OR a.id < ?)");
+        args.extend([Arg::Int(p), Arg::Int(p), Arg::Int(id)]);
+    }
+}
+
+/// A term as an FTS5 string: its words in double quotes are one phrase, tokenized like the
+/// index (a quote inside is doubled, though words never hold one).
+fn fts5_phrase(words: &[String]) -> String {
+    format!("\"{}\"", words.join(" ").replace('"', "\"\""))
+}
+
+/// A term for `websearch_to_tsquery`: a phrase in quotes; a lone word as is, except `or`,
+/// which websearch reads as an operator.
+fn websearch_term(words: &[String]) -> String {
+    match words {
+        [word] if !word.eq_ignore_ascii_case("or") => word.clone(),
+        _ => format!("\"{}\"", words.join(" ")),
+    }
+}
+
+/// A term for MySQL's boolean mode: a phrase in quotes, a word as is.
+fn mysql_term(words: &[String]) -> String {
+    match words {
+        [word] => word.clone(),
+        _ => format!("\"{}\"", words.join(" ")),
+    }
+}
+
 /// `INSERT INTO table (a, b) VALUES (?, ?), (?, ?)` for `rows` rows.
 fn insert_head(table: &str, columns: &[&str], rows: usize) -> String {
     let marks = format!("({})", vec!["?"; columns.len()].join(", "));

@@ -20,6 +20,7 @@ mod preferences;
 mod rate_limits;
 mod roles;
 mod saved;
+mod search;
 mod sessions;
 mod sqlite_inline;
 mod stats;
@@ -31,7 +32,7 @@ pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use roles::{valid_role_name, valid_role_password};
 pub use saved::{SavedArticle, SavedPage};
-pub use sessions::SessionRecord;
+pub use sessions::{NewSession, SessionRecord};
 pub use users::Credentials;
 
 pub use error::{Cause, Conflict, Error};

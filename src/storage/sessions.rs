@@ -42,27 +42,44 @@ fn session_record(
     }
 }
 
+/// A session about to be stored: only the token's hash, never the token.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub csrf_token: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+const INSERT_SESSION: &str =
+    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
+     VALUES (?, ?, ?, ?, ?, ?)";
+
 impl Db {
     pub async fn create_session(
         &self,
-        token_hash: &str,
         user_id: i64,
-        csrf_token: &str,
-        now: i64,
-        expires_at: i64,
+        session: &NewSession<'_>,
     ) -> Result<(), Error> {
-        sqlx::query(&self.sql(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        ))
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(csrf_token)
-        .bind(now)
-        .bind(now)
-        .bind(expires_at)
-        .execute(self.primary()?)
-        .await?;
+        self.insert_session(self.primary()?, user_id, session).await
+    }
+
+    /// Stores `session` for `user_id` through `executor` (a pool or a transaction).
+    pub(super) async fn insert_session<'e>(
+        &self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        user_id: i64,
+        session: &NewSession<'_>,
+    ) -> Result<(), Error> {
+        sqlx::query(&self.sql(INSERT_SESSION))
+            .bind(session.token_hash)
+            .bind(user_id)
+            .bind(session.csrf_token)
+            .bind(session.now)
+            .bind(session.now)
+            .bind(session.expires_at)
+            .execute(executor)
+            .await?;
         Ok(())
     }
 

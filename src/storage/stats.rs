@@ -11,7 +11,7 @@ impl Db {
     /// How many articles `filter` matches, up to [`COUNT_CAP`] + 1 (so callers can show
     /// "10,000+"). Same WHERE clause as `feed_page`; lag-tolerant, so it runs on the replica.
     pub async fn count_matching(&self, filter: &FeedFilter) -> Result<i64, Error> {
-        let (clause, codes) = super::articles::filter_sql(filter);
+        let (clause, codes) = super::articles::filter_sql(filter, "");
         let inner = format!("SELECT 1 FROM articles WHERE 1 = 1{clause} LIMIT ?");
         let sql = self
             .sql(&format!("SELECT COUNT(*) AS n FROM ({inner}) AS capped"))

@@ -1,6 +1,7 @@
 use sqlx::Row;
 
 use super::error::is_unique_violation;
+use super::sessions::NewSession;
 use super::{Conflict, Db, Error};
 use crate::domain::user::{Email, Username};
 
@@ -99,6 +100,55 @@ impl Db {
             })
         })
         .transpose()
+    }
+
+    /// An account's stored password hash, read on the primary: a change made a moment ago
+    /// on another instance must count.
+    pub async fn password_hash(&self, user_id: i64) -> Result<Option<String>, Error> {
+        let row = sqlx::query(&self.sql("SELECT password_hash FROM users WHERE id = ?"))
+            .bind(user_id)
+            .fetch_optional(self.primary()?)
+            .await?;
+        row.map(|r| Ok(r.try_get("password_hash")?)).transpose()
+    }
+
+    /// Replaces an account's password hash and ends every session it has, then stores
+    /// `session` (the reader's own, under a new id), all in one transaction: no old session
+    /// outlives the change, and a failure changes nothing. False when the account is gone.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        session: &NewSession<'_>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.primary()?.begin().await?;
+        let updated = sqlx::query(&self.sql("UPDATE users SET password_hash = ? WHERE id = ?"))
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(&self.sql("DELETE FROM sessions WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        self.insert_session(&mut *tx, user_id, session).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes an account. Every per-reader table references `users` with ON DELETE
+    /// CASCADE, so its sessions, selection, known devices and saved articles go in the same
+    /// statement, including tables added after this code. False when it was already gone.
+    pub async fn delete_user(&self, user_id: i64) -> Result<bool, Error> {
+        let done = sqlx::query(&self.sql("DELETE FROM users WHERE id = ?"))
+            .bind(user_id)
+            .execute(self.primary()?)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Readers whose email is not at `domain` (the seed command's own readers are).

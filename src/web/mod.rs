@@ -265,6 +265,9 @@ pub fn router(state: AppState) -> Router {
             "/customize",
             get(pages::customize::show).post(pages::customize::submit),
         )
+        .route("/account", get(pages::account::show))
+        .route("/account/password", post(pages::account::change_password))
+        .route("/account/delete", post(pages::account::delete))
         .route("/api/v1/articles", get(api::articles::list))
         .route("/api/v1/saved", get(api::saved::list))
         .route(

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use super::error::AppError;
 use super::{ClientInfo, Layout};
 use crate::domain::feed::FeedFilter;
+use crate::storage::NewSession;
 use crate::web::AppState;
 
 /// Our cookies. Over HTTPS their names carry the `__Host-` prefix, which browsers accept only
@@ -106,6 +107,8 @@ pub enum Flash {
     PreferencesSaved,
     ArticleSaved,
     ArticleRemoved,
+    PasswordChanged,
+    AccountDeleted,
 }
 
 impl Flash {
@@ -117,6 +120,8 @@ impl Flash {
             Flash::PreferencesSaved => "prefs-saved",
             Flash::ArticleSaved => "saved",
             Flash::ArticleRemoved => "unsaved",
+            Flash::PasswordChanged => "password-changed",
+            Flash::AccountDeleted => "account-deleted",
         }
     }
 
@@ -128,6 +133,8 @@ impl Flash {
             Flash::PreferencesSaved,
             Flash::ArticleSaved,
             Flash::ArticleRemoved,
+            Flash::PasswordChanged,
+            Flash::AccountDeleted,
         ]
         .into_iter()
         .find(|f| f.code() == code)
@@ -143,6 +150,12 @@ impl Flash {
             Flash::PreferencesSaved => "Your feed preferences were saved.",
             Flash::ArticleSaved => "Article saved. You will find it under Saved.",
             Flash::ArticleRemoved => "Article removed from your saved articles.",
+            Flash::PasswordChanged => {
+                "Your password was changed. Every other device you used is logged out."
+            }
+            Flash::AccountDeleted => {
+                "Your account and everything in it were deleted. Thank you for reading NewsRead."
+            }
         }
     }
 }
@@ -355,32 +368,59 @@ impl PageContext {
     }
 }
 
+/// A new session's secrets and lifetime, before it is stored: a random token for the cookie,
+/// its hash for the database, and its own CSRF token.
+pub struct FreshSession {
+    token: String,
+    token_hash: String,
+    csrf_token: String,
+    now: i64,
+    lifetime: i64,
+}
+
+impl FreshSession {
+    pub fn new(state: &AppState) -> Self {
+        let token = random_token();
+        Self {
+            token_hash: hash_token(&token),
+            token,
+            csrf_token: random_token(),
+            now: crate::clock::unix_now(),
+            lifetime: i64::try_from(state.config.session.lifetime.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// What the storage layer keeps of it.
+    pub fn record(&self) -> NewSession<'_> {
+        NewSession {
+            token_hash: &self.token_hash,
+            csrf_token: &self.csrf_token,
+            now: self.now,
+            expires_at: self.now.saturating_add(self.lifetime),
+        }
+    }
+
+    /// The cookie that carries it.
+    pub fn cookie(&self, secure: bool) -> HeaderValue {
+        set_cookie(
+            CookieName::Session,
+            &self.token,
+            self.lifetime,
+            secure,
+            "Lax",
+        )
+    }
+}
+
 /// Starts a fresh session (a new id at every login) and returns its cookie.
 pub async fn start_session(
     state: &AppState,
     user_id: i64,
     secure: bool,
 ) -> Result<HeaderValue, AppError> {
-    let token = random_token();
-    let now = crate::clock::unix_now();
-    let lifetime = i64::try_from(state.config.session.lifetime.as_secs()).unwrap_or(i64::MAX);
-    state
-        .db
-        .create_session(
-            &hash_token(&token),
-            user_id,
-            &random_token(),
-            now,
-            now.saturating_add(lifetime),
-        )
-        .await?;
-    Ok(set_cookie(
-        CookieName::Session,
-        &token,
-        lifetime,
-        secure,
-        "Lax",
-    ))
+    let session = FreshSession::new(state);
+    state.db.create_session(user_id, &session.record()).await?;
+    Ok(session.cookie(secure))
 }
 
 pub fn clear_session_cookie(secure: bool) -> HeaderValue {

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use crate::domain::article::Article;
 use crate::domain::feed::{Cursor, FeedFilter};
+use crate::domain::search::SearchQuery;
 use crate::domain::vocab::Dimension;
+use crate::storage::FeedPage;
 use crate::web::error::{ApiError, AppError};
 use crate::web::form::Form;
 use crate::web::session::ApiUser;
@@ -60,6 +62,7 @@ struct ListQuery {
     filter: FeedFilter,
     limit: u32,
     cursor: Option<Cursor>,
+    search: Option<SearchQuery>,
 }
 
 fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
@@ -67,11 +70,11 @@ fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
     for key in q.keys() {
         if !matches!(
             key,
-            "country" | "language" | "category" | "limit" | "cursor"
+            "country" | "language" | "category" | "limit" | "cursor" | "q"
         ) {
             let shown: String = key.chars().take(40).collect();
             return Err(AppError::BadRequest(format!(
-                "Unknown query parameter `{shown}`; use country, language, category, limit or cursor."
+                "Unknown query parameter `{shown}`; use q, country, language, category, limit or cursor."
             )));
         }
     }
@@ -109,10 +112,15 @@ fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
                 .map_err(|e| AppError::Unprocessable(e.0))?;
         }
     }
+    let search = match single(&q, "q")? {
+        Some(text) => SearchQuery::parse(text).map_err(|e| AppError::Unprocessable(e.0))?,
+        None => None,
+    };
     Ok(ListQuery {
         filter,
         limit,
         cursor,
+        search,
     })
 }
 
@@ -124,8 +132,20 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref().unwrap_or(""))?;
+    if let Some(search) = &q.search {
+        let page = state
+            .db
+            .search_page(&q.filter, search, q.cursor, q.limit)
+            .await?;
+        return json(&page);
+    }
     let page = state.db.feed_page(&q.filter, q.cursor, q.limit).await?;
     // Serialized once per cached page: the body depends on the query alone.
+    json(&page)
+}
+
+/// The page as the API's JSON, serialized once per page and kept with it.
+fn json(page: &FeedPage) -> Result<Response, ApiError> {
     let body = match page.rendered.json.get() {
         Some(body) => body.clone(),
         None => {
@@ -182,6 +202,18 @@ mod tests {
         ));
         assert!(matches!(
             parse_query("cursor=%%%"),
+            Err(AppError::BadRequest(_))
+        ));
+        let q = parse_query("q=%22final+release%22+-budget&country=us").unwrap();
+        let search = q.search.unwrap();
+        assert_eq!((search.include.len(), search.exclude.len()), (1, 1));
+        assert!(parse_query("q=").unwrap().search.is_none());
+        assert!(matches!(
+            parse_query(&format!("q={}", "a".repeat(201))),
+            Err(AppError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            parse_query("q=a&q=b"),
             Err(AppError::BadRequest(_))
         ));
     }

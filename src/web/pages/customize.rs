@@ -32,7 +32,8 @@ pub struct Group {
 }
 
 /// World regions for the country list: 55 countries are quicker to scan in groups.
-const REGIONS: [(&str, &[&str]); 5] = [
+/// International (feed articles that name no country) has one of its own.
+const REGIONS: [(&str, &[&str]); 6] = [
     ("Africa", &["eg", "ma", "ng", "za"]),
     (
         "Americas",
@@ -52,6 +53,7 @@ const REGIONS: [(&str, &[&str]); 5] = [
         ],
     ),
     ("Middle East", &["ae", "il", "sa"]),
+    ("Worldwide", &[crate::domain::vocab::INTERNATIONAL]),
 ];
 
 fn sections(d: Dimension, selected: &[&'static str]) -> Vec<Section> {

@@ -1,4 +1,5 @@
 //! One file per page; each handler parses input, calls storage, renders.
+pub mod account;
 mod cards;
 pub mod customize;
 pub mod home;

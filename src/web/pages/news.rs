@@ -10,9 +10,10 @@ use axum::body::Bytes;
 
 use super::cards;
 use crate::domain::feed::{Cursor, FeedFilter};
+use crate::domain::search::{SearchQuery, MAX_CHARS, MAX_WORDS};
 use crate::domain::vocab::Dimension;
 use crate::storage::{CardsHtml, FeedPage};
-use crate::web::error::AppError;
+use crate::web::error::{urlencode, AppError};
 use crate::web::form::Form;
 use crate::web::session::PageContext;
 use crate::web::{body, AppState, Layout};
@@ -25,10 +26,25 @@ pub const PAGE_SIZE: u32 = 30;
 /// vocabulary names and fixed strings.
 const CARDS_SLOT: &str = "\u{1}cards\u{1}";
 
+/// The search box and what it found.
+struct Search {
+    /// What the reader typed, shown back (escaped by the template).
+    text: String,
+    /// Searching, not browsing: the results replace the feed.
+    active: bool,
+    /// Words past the limit were dropped.
+    truncated: bool,
+    /// Why the search could not run (too long), shown under the box.
+    error: Option<String>,
+    max_chars: usize,
+    max_words: usize,
+}
+
 #[derive(Template)]
 #[template(path = "news.html")]
 struct NewsPage {
     layout: Layout,
+    search: Search,
     has_cards: bool,
     /// `CARDS_SLOT`: the cards (rendered and escaped by `CardList`) are sent in its place.
     cards_html: &'static str,
@@ -37,6 +53,28 @@ struct NewsPage {
     selection: Vec<(&'static str, String)>,
     /// This page, for the save form to come back to.
     here: String,
+}
+
+impl Search {
+    fn idle() -> Self {
+        Search {
+            text: String::new(),
+            active: false,
+            truncated: false,
+            error: None,
+            max_chars: MAX_CHARS,
+            max_words: MAX_WORDS,
+        }
+    }
+
+    /// Where "Newest" leads: the first page of this search, or of the feed.
+    fn first_page_url(&self) -> String {
+        if self.active {
+            format!("/news?q={}", urlencode(&self.text))
+        } else {
+            "/news".to_owned()
+        }
+    }
 }
 
 /// A line per filtered dimension, e.g. ("Countries", "Nigeria, United Kingdom").
@@ -69,7 +107,40 @@ pub async fn show(
         raw => Some(Cursor::decode(raw).map_err(|e| AppError::BadRequest(e.0))?),
     };
     let filter = &user.preferences;
-    let page = state.db.feed_page(filter, cursor, PAGE_SIZE).await?;
+    let text = query.get("q");
+    let (page, search, status) = match SearchQuery::parse(text) {
+        Ok(None) => {
+            let page = state.db.feed_page(filter, cursor, PAGE_SIZE).await?;
+            (page, Search::idle(), StatusCode::OK)
+        }
+        Ok(Some(search)) => {
+            let page = state
+                .db
+                .search_page(filter, &search, cursor, PAGE_SIZE)
+                .await?;
+            let shown = Search {
+                text: search.text,
+                active: true,
+                truncated: search.truncated,
+                error: None,
+                max_chars: MAX_CHARS,
+                max_words: MAX_WORDS,
+            };
+            (Arc::new(page), shown, StatusCode::OK)
+        }
+        Err(e) => {
+            let shown = Search {
+                text: text.trim().to_owned(),
+                active: true,
+                truncated: false,
+                error: Some(e.0),
+                max_chars: MAX_CHARS,
+                max_words: MAX_WORDS,
+            };
+            let page = Arc::new(FeedPage::default());
+            (page, shown, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    };
     let cards = cards_html(&page, state.media.is_some())?;
     // Most readers have saved nothing (the session says so): no query for them.
     let saved = if user.has_saved && !page.articles.is_empty() {
@@ -79,11 +150,17 @@ pub async fn show(
         Vec::new()
     };
     let cards = cards::for_reader(&cards, &page.articles, &saved)?;
+    let older_url = page.next.map(|c| match search.active {
+        true => format!("/news?q={}&cursor={}", urlencode(&search.text), c.encode()),
+        false => format!("/news?cursor={}", c.encode()),
+    });
+    let title = if search.active { "Search" } else { "Your news" };
     let view = NewsPage {
-        layout: ctx.layout("Your news"),
+        layout: ctx.layout(title),
+        search,
         has_cards: !page.articles.is_empty(),
         cards_html: CARDS_SLOT,
-        older_url: page.next.map(|c| format!("/news?cursor={}", c.encode())),
+        older_url,
         is_first_page: cursor.is_none(),
         selection: describe(filter),
         here: ctx.here().to_owned(),
@@ -91,7 +168,7 @@ pub async fn show(
     let page_html = view
         .render()
         .map_err(|e| anyhow::anyhow!("news page failed to render: {e}"))?;
-    Ok(ctx.html(StatusCode::OK, fill_cards_slot(page_html, cards)))
+    Ok(ctx.html(status, fill_cards_slot(page_html, cards)))
 }
 
 /// The page's cards, rendered by the first request that shows this (cached) page.
