@@ -818,3 +818,124 @@ async fn everything_works_without_javascript() {
     b.find_text(".flash", "You have been logged out.").await;
     b.close().await;
 }
+
+/// `aria-pressed` and the visible label of the save button matching `css`.
+async fn save_button_state(b: &Browser, css: &str) -> (String, String) {
+    let el = b.find(css).await;
+    let pressed = el.attr("aria-pressed").await.unwrap().unwrap_or_default();
+    let label = el.text().await.unwrap();
+    (pressed, label.trim().to_owned())
+}
+
+async fn wait_for_save_state(b: &Browser, css: &str, pressed: &str, label: &str) {
+    b.wait_until(&format!("{css} to show {label}"), || async {
+        (save_button_state(b, css).await == (pressed.to_owned(), label.to_owned())).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saving_and_unsaving_in_place_with_javascript_on_a_phone_and_a_desktop() {
+    let app = spawn_app().await;
+    app.seed(&journey_articles()).await;
+    for viewport in Viewport::ALL {
+        let b = launch(&app, viewport).await;
+        register_with_mouse(&b, &format!("js_saver_{}", viewport.name())).await;
+        let titles = wait_for_card_count(&b, 30).await;
+        let button = ".card:nth-child(2) button[data-save]";
+        let id = b
+            .find(button)
+            .await
+            .attr("data-save")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            save_button_state(&b, button).await,
+            ("false".to_owned(), "Save".to_owned())
+        );
+        // A page load would wipe this marker: the toggle must happen in place.
+        b.js("window.stillThisPage = true").await;
+        b.click(button).await;
+        wait_for_save_state(&b, button, "true", "Saved").await;
+        assert_eq!(b.js("return window.stillThisPage === true").await, true);
+        assert_eq!(b.path().await, "/news");
+        let action = b.find(button).await.attr("formaction").await.unwrap();
+        assert_eq!(action, Some(format!("/saved/{id}/remove")));
+        b.find_text("[data-save-status]", "Article saved.").await;
+
+        // Stored on the server: the saved page lists it, marked Saved.
+        b.click("a.nav-link[href='/saved']").await;
+        b.wait_for_path("/saved").await;
+        assert_eq!(wait_for_card_count(&b, 1).await, vec![titles[1].clone()]);
+        let on_saved = ".card button[data-save]";
+        wait_for_save_state(&b, on_saved, "true", "Saved").await;
+        b.find_text(".card-saved", "Saved just now").await;
+        shots(&b, "saved").await;
+
+        // Unsaved in place: the card stays, showing Save, so it can be saved again.
+        b.js("window.stillThisPage = true").await;
+        b.click(on_saved).await;
+        wait_for_save_state(&b, on_saved, "false", "Save").await;
+        assert_eq!(b.js("return window.stillThisPage === true").await, true);
+        b.find_text("[data-save-status]", "removed").await;
+        b.goto("/saved").await;
+        b.find_text(".empty-state h2", "No saved articles yet")
+            .await;
+        shots(&b, "saved-empty").await;
+        b.goto("/news").await;
+        wait_for_save_state(&b, button, "false", "Save").await;
+        let errors = b.console_errors().await;
+        assert!(errors.is_empty(), "console errors {errors:#?}");
+        b.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saving_and_unsaving_without_javascript_on_a_phone_and_a_desktop() {
+    let app = spawn_app().await;
+    app.seed(&journey_articles()).await;
+    for viewport in Viewport::ALL {
+        let b = Browser::launch(
+            &app.base,
+            Options {
+                viewport,
+                javascript: false,
+            },
+        )
+        .await;
+        register_with_mouse(&b, &format!("form_saver_{}", viewport.name())).await;
+        let titles = wait_for_card_count(&b, 30).await;
+        let button = ".card:nth-child(3) button[data-save]";
+        let id = b
+            .find(button)
+            .await
+            .attr("data-save")
+            .await
+            .unwrap()
+            .unwrap();
+        b.click(button).await;
+        // A real form post: the page comes back at the card, with a confirmation.
+        b.find_text(".flash", "Article saved.").await;
+        b.wait_for_path("/news").await;
+        assert_eq!(b.fragment().await, Some(format!("article-{id}")));
+        wait_for_save_state(&b, button, "true", "Saved").await;
+        assert!(
+            b.find_all(".flash-close").await.is_empty(),
+            "scripts are off"
+        );
+
+        b.click("a.nav-link[href='/saved']").await;
+        b.wait_for_path("/saved").await;
+        assert_eq!(wait_for_card_count(&b, 1).await, vec![titles[2].clone()]);
+        b.click(".card button[data-save]").await;
+        b.find_text(".flash", "Article removed from your saved articles.")
+            .await;
+        b.wait_for_path("/saved").await;
+        b.find_text(".empty-state h2", "No saved articles yet")
+            .await;
+        b.goto("/news").await;
+        wait_for_save_state(&b, button, "false", "Save").await;
+        b.close().await;
+    }
+}

@@ -34,6 +34,45 @@
     flash.appendChild(close);
   });
 
+  // Save buttons: toggled in place through the API, with the reader's CSRF token from the
+  // page's save form. Anything but success falls back to posting the form, so the server's
+  // own answer (the page again, a login, or "try again" while the database switches over)
+  // is what the reader sees.
+  var saveForm = document.getElementById("save-form");
+  var saveStatus = document.querySelector("[data-save-status]");
+  function setSaved(button, saved) {
+    var id = button.getAttribute("data-save");
+    button.setAttribute("aria-pressed", saved ? "true" : "false");
+    button.setAttribute("formaction", "/saved/" + id + (saved ? "/remove" : ""));
+    var label = button.querySelector("[data-save-label]");
+    if (label) label.textContent = saved ? "Saved" : "Save";
+  }
+  if (saveForm && window.fetch) {
+    var tokenField = saveForm.querySelector("input[name=csrf_token]");
+    document.addEventListener("click", function (e) {
+      var button = e.target.closest ? e.target.closest("button[data-save]") : null;
+      if (!button || button.getAttribute("form") !== "save-form") return;
+      e.preventDefault();
+      if (button.getAttribute("aria-busy") === "true") return;
+      var save = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-busy", "true");
+      fetch("/api/v1/saved/" + encodeURIComponent(button.getAttribute("data-save")), {
+        method: save ? "PUT" : "DELETE",
+        headers: { "X-CSRF-Token": tokenField ? tokenField.value : "" },
+        credentials: "same-origin"
+      }).then(function (r) {
+        button.removeAttribute("aria-busy");
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        setSaved(button, save);
+        if (saveStatus) saveStatus.textContent = save ? "Article saved." : "Article removed from your saved articles.";
+      }).catch(function () {
+        button.removeAttribute("aria-busy");
+        if (saveForm.requestSubmit) saveForm.requestSubmit(button);
+        else { saveForm.action = button.getAttribute("formaction"); saveForm.submit(); }
+      });
+    });
+  }
+
   // Customize page: per group, find-as-you-type, select all (the shown choices) and clear,
   // with live counts; and a note when the form has unsaved changes.
   var form = document.querySelector("[data-customize]");

@@ -502,7 +502,7 @@ pub(super) const OPTIONS: &[Opt] = &[
         name: "NEWSREAD_RETENTION_DAYS",
         secret: false,
         default: Text("30"),
-        doc: "articles published longer ago are deleted (and not ingested)",
+        doc: "articles published longer ago are deleted, unless a reader saved them (and not ingested)",
         set: Some(|c, v| put(&mut c.ingest.retention_days, number(v, 1..=36_500))),
         show: Some(|c| c.ingest.retention_days.to_string()),
     },
@@ -831,7 +831,7 @@ mod tests {
         let drifts: [(&str, &str, &str); 6] = [
             (
                 "a missing option",
-                "| `NEWSREAD_RETENTION_DAYS` | `30` | articles published longer ago are deleted (and not ingested) |\n",
+                "| `NEWSREAD_RETENTION_DAYS` | `30` | articles published longer ago are deleted, unless a reader saved them (and not ingested) |\n",
                 "",
             ),
             ("another default", "| `NEWSREAD_SHUTDOWN_GRACE` | `20s` |", "| `NEWSREAD_SHUTDOWN_GRACE` | `25s` |"),

@@ -89,9 +89,40 @@ fn percent_decode(key: &str) -> String {
         .map_or_else(String::new, |(k, _)| k.into_owned())
 }
 
+/// An article id as a client writes it in a path: decimal digits only, positive, in range.
+pub fn parse_article_id(raw: &str) -> Result<i64, Invalid> {
+    let bad = || {
+        let shown: String = raw.chars().take(40).collect();
+        Invalid::new(format!(
+            "`{shown}` is not an article id; ids are positive whole numbers."
+        ))
+    };
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn article_ids_are_positive_decimal_numbers() {
+        assert_eq!(parse_article_id("42"), Ok(42));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "1.0",
+            "abc",
+            "99999999999999999999",
+            " 1",
+        ] {
+            assert!(parse_article_id(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn canonical_urls_keep_the_publishers_query_exactly() {

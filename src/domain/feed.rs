@@ -127,6 +127,32 @@ impl Cursor {
     }
 }
 
+/// Position after the last article of a page of saved articles: newest saved first is
+/// (saved_at, article_id) descending. Encoded like [`Cursor`], so both stay opaque alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedCursor {
+    pub saved_at: i64,
+    pub article_id: i64,
+}
+
+impl SavedCursor {
+    pub fn encode(&self) -> String {
+        Cursor {
+            published_at: self.saved_at,
+            id: self.article_id,
+        }
+        .encode()
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, Invalid> {
+        let c = Cursor::decode(raw)?;
+        Ok(Self {
+            saved_at: c.published_at,
+            article_id: c.id,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

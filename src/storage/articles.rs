@@ -8,7 +8,8 @@ use crate::domain::article::{Article, NewArticle};
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::vocab::Dimension;
 
-const ARTICLE_COLUMNS: &str = "id, url, title, description, source, author, image_url, category, \
+pub(super) const ARTICLE_COLUMNS: &str =
+    "id, url, title, description, source, author, image_url, category, \
                                country, language, published_at, is_sample";
 /// The same, of `articles` aliased `a`.
 pub(super) const ARTICLE_COLUMNS_A: &str =
@@ -30,9 +31,18 @@ pub struct FeedPage {
 #[derive(Debug, Clone, Default)]
 pub struct Renderings {
     /// The web page's article cards.
-    pub html: std::sync::OnceLock<std::sync::Arc<str>>,
+    pub html: std::sync::OnceLock<std::sync::Arc<CardsHtml>>,
     /// The API's response body.
     pub json: std::sync::OnceLock<std::sync::Arc<str>>,
+}
+
+/// A page's cards as every reader gets them, and where each card shows the reader's own
+/// state (its save button), so a request can replace just those spans.
+#[derive(Debug, Clone)]
+pub struct CardsHtml {
+    pub text: std::sync::Arc<str>,
+    /// Per article of the page, in order: the span of `text` a reader's state may replace.
+    pub spans: Vec<std::ops::Range<usize>>,
 }
 
 /// What an upsert did, per article.
@@ -205,7 +215,7 @@ pub(super) fn page_of(rows: &[AnyRow], limit: u32) -> Result<FeedPage, Error> {
     })
 }
 
-fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
+pub(super) fn article_from_row(r: &AnyRow) -> Result<Article, sqlx::Error> {
     Ok(Article {
         id: r.try_get("id")?,
         url: r.try_get("url")?,

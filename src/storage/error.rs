@@ -120,6 +120,10 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
 /// The engine's own error code: PostgreSQL's and SQLite's from `code()`, MySQL's error
 /// number (its SQLSTATE, which `code()` gives, is the generic HY000 for most errors we need).
 pub(crate) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {

@@ -270,15 +270,19 @@ impl Db {
     }
 
     /// Deletes at most `batch` articles published before `cutoff`, oldest first, and returns
-    /// how many went. Callers loop: small statements never hold long locks.
+    /// how many went; articles a reader saved are kept. Callers loop: small statements never
+    /// hold long locks.
     pub async fn delete_articles_published_before(
         &self,
         cutoff: i64,
         batch: i64,
     ) -> Result<u64, Error> {
-        let sql = self
-            .dialect()
-            .delete_limited("articles", "published_at < ?", "published_at");
+        let sql = self.dialect().delete_limited(
+            "articles",
+            "published_at < ? AND NOT EXISTS \
+             (SELECT 1 FROM saved_articles s WHERE s.article_id = articles.id)",
+            "published_at",
+        );
         let done = sqlx::query(&sql)
             .bind(cutoff)
             .bind(batch)

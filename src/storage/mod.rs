@@ -19,17 +19,19 @@ mod pools;
 mod preferences;
 mod rate_limits;
 mod roles;
+mod saved;
 mod search;
 mod sessions;
 mod sqlite_inline;
 mod stats;
 mod users;
 
-pub use articles::{FeedPage, InsertStats, Renderings};
+pub use articles::{CardsHtml, FeedPage, InsertStats, Renderings};
 pub use dialect::Dialect;
 pub use ingest::{LeaseState, SourceState};
 pub use rate_limits::Window;
 pub use roles::{valid_role_name, valid_role_password};
+pub use saved::{SavedArticle, SavedPage};
 pub use sessions::{NewSession, SessionRecord};
 pub use users::Credentials;
 

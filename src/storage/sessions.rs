@@ -12,6 +12,9 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub preferences: FeedFilter,
+    /// Whether the reader has saved any article: only then does a page ask which of its
+    /// articles are saved.
+    pub has_saved: bool,
 }
 
 /// Builds the record from the columns of `find_session`; no preferences row means "all".
@@ -22,6 +25,7 @@ fn session_record(
     last_seen_at: i64,
     expires_at: i64,
     [countries, languages, categories]: [Option<String>; 3],
+    any_saved: Option<i64>,
 ) -> SessionRecord {
     SessionRecord {
         user_id,
@@ -34,6 +38,7 @@ fn session_record(
             languages.as_deref().unwrap_or_default(),
             categories.as_deref().unwrap_or_default(),
         ),
+        has_saved: any_saved.is_some(),
     }
 }
 
@@ -81,7 +86,8 @@ impl Db {
     /// The session for a token hash, if it has neither expired nor idled out, with the user's
     /// preferences in the same round trip (every page needs both).
     /// Read on the primary: a logout or a saved preference must take effect on the next
-    /// request, on every instance.
+    /// request, on every instance. Whether the reader saved any article comes along: a MAX
+    /// over the reader's primary-key range is one index probe (BIGINT or NULL everywhere).
     pub async fn find_session(
         &self,
         token_hash: &str,
@@ -90,7 +96,9 @@ impl Db {
     ) -> Result<Option<SessionRecord>, Error> {
         const SQL: &str =
             "SELECT s.user_id, u.username, s.csrf_token, s.last_seen_at, s.expires_at, \
-             p.countries, p.languages, p.categories \
+             p.countries, p.languages, p.categories, \
+             (SELECT MAX(sa.article_id) FROM saved_articles sa WHERE sa.user_id = s.user_id) \
+             AS any_saved \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              LEFT JOIN user_preferences p ON p.user_id = s.user_id \
              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ?";
@@ -107,6 +115,7 @@ impl Db {
                             r.get(3)?,
                             r.get(4)?,
                             [r.get(5)?, r.get(6)?, r.get(7)?],
+                            r.get(8)?,
                         ))
                     })
                     .transpose()
@@ -138,6 +147,7 @@ impl Db {
                     r.try_get("languages")?,
                     r.try_get("categories")?,
                 ],
+                r.try_get("any_saved")?,
             ))
         })
         .transpose()

@@ -22,7 +22,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use ipnet::IpNet;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -258,6 +258,9 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login::show).post(pages::login::submit))
         .route("/logout", post(pages::logout::submit))
         .route("/news", get(pages::news::show))
+        .route("/saved", get(pages::saved::show))
+        .route("/saved/{article_id}", post(pages::save::submit))
+        .route("/saved/{article_id}/remove", post(pages::unsave::submit))
         .route(
             "/customize",
             get(pages::customize::show).post(pages::customize::submit),
@@ -266,6 +269,11 @@ pub fn router(state: AppState) -> Router {
         .route("/account/password", post(pages::account::change_password))
         .route("/account/delete", post(pages::account::delete))
         .route("/api/v1/articles", get(api::articles::list))
+        .route("/api/v1/saved", get(api::saved::list))
+        .route(
+            "/api/v1/saved/{article_id}",
+            put(api::saved::put).delete(api::saved::delete),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{*path}", get(assets::serve))

@@ -105,6 +105,8 @@ pub enum Flash {
     LoggedIn,
     LoggedOut,
     PreferencesSaved,
+    ArticleSaved,
+    ArticleRemoved,
     PasswordChanged,
     AccountDeleted,
 }
@@ -116,6 +118,8 @@ impl Flash {
             Flash::LoggedIn => "logged-in",
             Flash::LoggedOut => "logged-out",
             Flash::PreferencesSaved => "prefs-saved",
+            Flash::ArticleSaved => "saved",
+            Flash::ArticleRemoved => "unsaved",
             Flash::PasswordChanged => "password-changed",
             Flash::AccountDeleted => "account-deleted",
         }
@@ -127,6 +131,8 @@ impl Flash {
             Flash::LoggedIn,
             Flash::LoggedOut,
             Flash::PreferencesSaved,
+            Flash::ArticleSaved,
+            Flash::ArticleRemoved,
             Flash::PasswordChanged,
             Flash::AccountDeleted,
         ]
@@ -142,6 +148,8 @@ impl Flash {
             Flash::LoggedIn => "You are logged in.",
             Flash::LoggedOut => "You have been logged out.",
             Flash::PreferencesSaved => "Your feed preferences were saved.",
+            Flash::ArticleSaved => "Article saved. You will find it under Saved.",
+            Flash::ArticleRemoved => "Article removed from your saved articles.",
             Flash::PasswordChanged => {
                 "Your password was changed. Every other device you used is logged out."
             }
@@ -161,6 +169,25 @@ pub struct AuthUser {
     pub token_hash: String,
     /// The saved feed selection, read with the session.
     pub preferences: FeedFilter,
+    /// Whether the reader has saved any article (read with the session).
+    pub has_saved: bool,
+}
+
+impl AuthUser {
+    /// Checks the session's CSRF token as sent by a script (the API's `X-CSRF-Token`), in
+    /// constant time like the forms' check.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        if tokens_match(submitted, &self.csrf_token) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+}
+
+/// A non-empty submitted token equal to the expected one, compared in constant time.
+fn tokens_match(submitted: &str, expected: &str) -> bool {
+    !submitted.is_empty() && bool::from(submitted.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 pub(crate) async fn load_user(
@@ -198,6 +225,7 @@ pub(crate) async fn load_user(
         csrf_token: s.csrf_token,
         token_hash,
         preferences: s.preferences,
+        has_saved: s.has_saved,
     }))
 }
 
@@ -263,14 +291,15 @@ impl PageContext {
     /// Compares a submitted token with the session's (or, before login, the cookie's) in
     /// constant time. A missing cookie always fails: a fresh token is never accepted.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
-        let expected = self.csrf_token.as_bytes();
-        if self.new_csrf_cookie
-            || submitted.is_empty()
-            || !bool::from(submitted.as_bytes().ct_eq(expected))
-        {
+        if self.new_csrf_cookie || !tokens_match(submitted, &self.csrf_token) {
             return Err(AppError::Csrf);
         }
         Ok(())
+    }
+
+    /// The path and query of this request, to come back to after a form elsewhere.
+    pub fn here(&self) -> &str {
+        &self.path_and_query
     }
 
     pub fn layout(&self, title: &str) -> Layout {

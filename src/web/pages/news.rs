@@ -6,86 +6,19 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::domain::article::Article;
+use axum::body::Bytes;
+
+use super::cards;
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::search::{SearchQuery, MAX_CHARS, MAX_WORDS};
 use crate::domain::vocab::Dimension;
-use crate::storage::FeedPage;
+use crate::storage::{CardsHtml, FeedPage};
 use crate::web::error::{urlencode, AppError};
 use crate::web::form::Form;
 use crate::web::session::PageContext;
 use crate::web::{body, AppState, Layout};
 
 pub const PAGE_SIZE: u32 = 30;
-
-/// An article as a card on the page, borrowed from the (possibly cached) page.
-pub struct Card<'a> {
-    pub title: &'a str,
-    pub url: &'a str,
-    pub description: &'a str,
-    pub source: &'a str,
-    pub author: Option<&'a str>,
-    pub image: Option<String>,
-    pub category: &'a str,
-    pub category_name: &'a str,
-    pub country_name: &'a str,
-    pub language_name: &'a str,
-    pub published_iso: String,
-    pub published_ago: String,
-    pub is_sample: bool,
-}
-
-/// "5 minutes ago", "3 hours ago", "2 days ago", else the date.
-pub fn ago(ts: i64, now: i64) -> String {
-    let secs = (now - ts).max(0);
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
-    match secs {
-        0..60 => "just now".to_owned(),
-        60..3600 => plural(secs / 60, "minute"),
-        3600..86_400 => plural(secs / 3600, "hour"),
-        86_400..604_800 => plural(secs / 86_400, "day"),
-        _ => time::OffsetDateTime::from_unix_timestamp(ts)
-            .ok()
-            .and_then(|t| {
-                t.format(time::macros::format_description!(
-                    "[day] [month repr:short] [year]"
-                ))
-                .ok()
-            })
-            .unwrap_or_default(),
-    }
-}
-
-impl<'a> Card<'a> {
-    fn new(a: &'a Article, now: i64, cached_images: bool) -> Self {
-        let image = a
-            .image_url
-            .as_deref()
-            .and_then(|u| crate::web::media::image_src(cached_images, a.id, u));
-        Card {
-            category_name: Dimension::Category.name_of(&a.category),
-            country_name: Dimension::Country.name_of(&a.country),
-            language_name: Dimension::Language.name_of(&a.language),
-            published_iso: crate::clock::rfc3339(a.published_at).unwrap_or_default(),
-            published_ago: ago(a.published_at, now),
-            title: &a.title,
-            url: &a.url,
-            description: &a.description,
-            source: &a.source,
-            author: a.author.as_deref(),
-            image,
-            category: &a.category,
-            is_sample: a.is_sample,
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "news_cards.html")]
-struct CardList<'a> {
-    cards: Vec<Card<'a>>,
-    placeholder: &'static str,
-}
 
 /// Stands in the rendered page where the cards go; the page is sent as the text before it,
 /// the shared cards, and the text after it. Nothing else on the page can contain it: it
@@ -118,6 +51,8 @@ struct NewsPage {
     older_url: Option<String>,
     is_first_page: bool,
     selection: Vec<(&'static str, String)>,
+    /// This page, for the save form to come back to.
+    here: String,
 }
 
 impl Search {
@@ -207,6 +142,14 @@ pub async fn show(
         }
     };
     let cards = cards_html(&page, state.media.is_some())?;
+    // Most readers have saved nothing (the session says so): no query for them.
+    let saved = if user.has_saved && !page.articles.is_empty() {
+        let ids: Vec<i64> = page.articles.iter().map(|a| a.id).collect();
+        state.db.saved_among(user.user_id, &ids).await?
+    } else {
+        Vec::new()
+    };
+    let cards = cards::for_reader(&cards, &page.articles, &saved)?;
     let older_url = page.next.map(|c| match search.active {
         true => format!("/news?q={}&cursor={}", urlencode(&search.text), c.encode()),
         false => format!("/news?cursor={}", c.encode()),
@@ -220,6 +163,7 @@ pub async fn show(
         older_url,
         is_first_page: cursor.is_none(),
         selection: describe(filter),
+        here: ctx.here().to_owned(),
     };
     let page_html = view
         .render()
@@ -228,33 +172,25 @@ pub async fn show(
 }
 
 /// The page's cards, rendered by the first request that shows this (cached) page.
-fn cards_html(page: &FeedPage, cached_images: bool) -> Result<Arc<str>, AppError> {
+fn cards_html(page: &FeedPage, cached_images: bool) -> Result<Arc<CardsHtml>, AppError> {
     if let Some(html) = page.rendered.html.get() {
         return Ok(html.clone());
     }
-    let now = crate::clock::unix_now();
-    let list = CardList {
-        cards: page
-            .articles
-            .iter()
-            .map(|a| Card::new(a, now, cached_images))
-            .collect(),
-        placeholder: crate::web::assets::url("img/placeholder.svg"),
-    };
-    let html: Arc<str> = list
-        .render()
-        .map_err(|e| anyhow::anyhow!("article cards failed to render: {e}"))?
-        .into();
+    let html = Arc::new(cards::shared(&page.articles, cached_images)?);
     Ok(page.rendered.html.get_or_init(|| html).clone())
 }
 
-/// The page as the text before `CARDS_SLOT`, the shared cards, and the text after it.
-fn fill_cards_slot(mut head: String, cards: Arc<str>) -> Body {
+/// The page as the text before `CARDS_SLOT`, the cards' pieces, and the text after it.
+fn fill_cards_slot(mut head: String, cards: Vec<Bytes>) -> Body {
     match head.find(CARDS_SLOT) {
         Some(at) => {
             let tail = head.split_off(at + CARDS_SLOT.len());
             head.truncate(at);
-            body::chunks([head.into(), body::shared(cards), tail.into()])
+            let mut pieces = Vec::with_capacity(cards.len() + 2);
+            pieces.push(head.into());
+            pieces.extend(cards);
+            pieces.push(tail.into());
+            body::chunks(pieces)
         }
         // No cards on the page (an empty feed).
         None => head.into(),
@@ -268,7 +204,7 @@ mod tests {
     #[tokio::test]
     async fn the_cards_go_where_the_slot_is() {
         let body = |html: String| async move {
-            let b = fill_cards_slot(html, "<li>card</li>".into());
+            let b = fill_cards_slot(html, vec![Bytes::from_static(b"<li>card</li>")]);
             axum::body::to_bytes(b, 1 << 16).await.unwrap()
         };
         assert_eq!(
@@ -279,15 +215,5 @@ mod tests {
             &body("<p>No articles</p>".to_owned()).await[..],
             b"<p>No articles</p>"
         );
-    }
-
-    #[test]
-    fn relative_times() {
-        let now = 1_800_000_000;
-        assert_eq!(ago(now - 5, now), "just now");
-        assert_eq!(ago(now - 60, now), "1 minute ago");
-        assert_eq!(ago(now - 7200, now), "2 hours ago");
-        assert_eq!(ago(now - 86_400 * 3, now), "3 days ago");
-        assert_eq!(ago(0, now), "01 Jan 1970");
     }
 }
