@@ -939,3 +939,67 @@ async fn saving_and_unsaving_without_javascript_on_a_phone_and_a_desktop() {
         b.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching_from_the_box_on_a_phone_and_a_desktop() {
+    let app = spawn_app().await;
+    let mut articles = journey_articles();
+    articles.extend((71..=73).map(|n| NewArticle {
+        title: format!("Eclipse watch number {n} over Lagos"),
+        ..article(n, "ng", "en", "science")
+    }));
+    app.seed(&articles).await;
+    for viewport in Viewport::ALL {
+        let b = launch(&app, viewport).await;
+        register_with_mouse(&b, &format!("searcher_{}", viewport.name())).await;
+        wait_for_card_count(&b, 30).await;
+        // The box fits the page, on a phone too.
+        let fits = b
+            .js(
+                "const r = document.querySelector('#q').getBoundingClientRect(); \
+                 return r.width >= 120 && r.right <= document.documentElement.clientWidth;",
+            )
+            .await;
+        assert_eq!(fits, true, "{}: the search box fits", viewport.name());
+
+        // Typed and sent with Enter, as people do.
+        b.click("#q").await;
+        b.type_keys("ECLIPSE lagos").await;
+        b.press(&[Key::Enter]).await;
+        b.wait_until("search results", || async {
+            let h1 = b
+                .js("const h = document.querySelector('h1'); return h ? h.textContent.trim() : ''")
+                .await;
+            (h1 == "Search results").then_some(())
+        })
+        .await;
+        assert!(b.js("return location.search").await.as_str().unwrap_or("").starts_with("?q="));
+        let titles = wait_for_card_count(&b, 3).await;
+        assert_eq!(
+            titles,
+            [73, 72, 71].map(|n| format!("Eclipse watch number {n} over Lagos"))
+        );
+        let value = b.js("return document.querySelector('#q').value").await;
+        assert_eq!(value, "ECLIPSE lagos", "the box keeps what was typed");
+        shots(&b, "search").await;
+
+        // Markup and quotes are searched as words and shown back as text.
+        b.goto("/news?q=%3Cb%3Ebold%3C%2Fb%3E%20%22unclosed").await;
+        let heading = b.text(".empty-state h2").await;
+        assert_eq!(heading, "No articles match “<b>bold</b> \"unclosed”");
+        assert_eq!(
+            b.js("return document.querySelectorAll('h2 b, main b').length")
+                .await,
+            0
+        );
+        shots(&b, "search-empty").await;
+
+        // Clear goes back to the whole feed.
+        b.click(".search-form a[href='/news']").await;
+        b.wait_for_path("/news").await;
+        wait_for_card_count(&b, 30).await;
+        let errors = b.console_errors().await;
+        assert!(errors.is_empty(), "console errors {errors:#?}");
+        b.close().await;
+    }
+}

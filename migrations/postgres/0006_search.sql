@@ -1,39 +1,53 @@
--- Full-text search over titles and descriptions, stemmed in each article's language where
--- PostgreSQL has a stemmer ('simple', no stemming, elsewhere), case- and accent-insensitive
--- (unaccent before stemming). An expression index: no stored copy of the vectors, and
--- building it blocks article writes (ingestion) but never reads.
+-- Full-text search over titles and descriptions: a tsvector per article, stemmed in the
+-- article's language where PostgreSQL has a stemmer (`simple` elsewhere), case- and
+-- accent-insensitive (unaccent before stemming), with no stop words (a query word is never
+-- dropped in one language and required in another; see src/storage/dialect.rs).
+-- The column is kept by a trigger and filled here by one UPDATE: adding it takes no table
+-- rewrite, and the UPDATE locks rows, not the table, so readers are never blocked; building
+-- the index blocks article writes (ingestion) but not reads.
 -- unaccent is a trusted extension (PostgreSQL 13+): the database owner may create it, and
 -- RDS allows it.
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
-CREATE TEXT SEARCH CONFIGURATION newsread_arabic (COPY = arabic);
-CREATE TEXT SEARCH CONFIGURATION newsread_dutch (COPY = dutch);
-CREATE TEXT SEARCH CONFIGURATION newsread_english (COPY = english);
-CREATE TEXT SEARCH CONFIGURATION newsread_french (COPY = french);
-CREATE TEXT SEARCH CONFIGURATION newsread_german (COPY = german);
-CREATE TEXT SEARCH CONFIGURATION newsread_italian (COPY = italian);
-CREATE TEXT SEARCH CONFIGURATION newsread_norwegian (COPY = norwegian);
-CREATE TEXT SEARCH CONFIGURATION newsread_portuguese (COPY = portuguese);
-CREATE TEXT SEARCH CONFIGURATION newsread_russian (COPY = russian);
-CREATE TEXT SEARCH CONFIGURATION newsread_spanish (COPY = spanish);
-CREATE TEXT SEARCH CONFIGURATION newsread_swedish (COPY = swedish);
+CREATE TEXT SEARCH DICTIONARY newsread_arabic_stem (TEMPLATE = snowball, Language = arabic);
+CREATE TEXT SEARCH DICTIONARY newsread_dutch_stem (TEMPLATE = snowball, Language = dutch);
+CREATE TEXT SEARCH DICTIONARY newsread_english_stem (TEMPLATE = snowball, Language = english);
+CREATE TEXT SEARCH DICTIONARY newsread_french_stem (TEMPLATE = snowball, Language = french);
+CREATE TEXT SEARCH DICTIONARY newsread_german_stem (TEMPLATE = snowball, Language = german);
+CREATE TEXT SEARCH DICTIONARY newsread_italian_stem (TEMPLATE = snowball, Language = italian);
+CREATE TEXT SEARCH DICTIONARY newsread_norwegian_stem (TEMPLATE = snowball, Language = norwegian);
+CREATE TEXT SEARCH DICTIONARY newsread_portuguese_stem (TEMPLATE = snowball, Language = portuguese);
+CREATE TEXT SEARCH DICTIONARY newsread_russian_stem (TEMPLATE = snowball, Language = russian);
+CREATE TEXT SEARCH DICTIONARY newsread_spanish_stem (TEMPLATE = snowball, Language = spanish);
+CREATE TEXT SEARCH DICTIONARY newsread_swedish_stem (TEMPLATE = snowball, Language = swedish);
+
+CREATE TEXT SEARCH CONFIGURATION newsread_arabic (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_arabic ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_arabic_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_dutch (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_dutch ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_dutch_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_english (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_english ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_english_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_french (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_french ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_french_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_german (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_german ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_german_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_italian (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_italian ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_italian_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_norwegian (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_norwegian ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_norwegian_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_portuguese (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_portuguese ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_portuguese_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_russian (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_russian ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_russian_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_spanish (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_spanish ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_spanish_stem;
+CREATE TEXT SEARCH CONFIGURATION newsread_swedish (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_swedish ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, newsread_swedish_stem;
 CREATE TEXT SEARCH CONFIGURATION newsread_simple (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION newsread_simple ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, simple;
 
-ALTER TEXT SEARCH CONFIGURATION newsread_arabic ALTER MAPPING FOR hword, hword_part, word WITH unaccent, arabic_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_dutch ALTER MAPPING FOR hword, hword_part, word WITH unaccent, dutch_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_english ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_french ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_german ALTER MAPPING FOR hword, hword_part, word WITH unaccent, german_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_italian ALTER MAPPING FOR hword, hword_part, word WITH unaccent, italian_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_norwegian ALTER MAPPING FOR hword, hword_part, word WITH unaccent, norwegian_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_portuguese ALTER MAPPING FOR hword, hword_part, word WITH unaccent, portuguese_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_russian ALTER MAPPING FOR hword, hword_part, word WITH unaccent, russian_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_spanish ALTER MAPPING FOR hword, hword_part, word WITH unaccent, spanish_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_swedish ALTER MAPPING FOR hword, hword_part, word WITH unaccent, swedish_stem;
-ALTER TEXT SEARCH CONFIGURATION newsread_simple ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;
-
--- mediastack's language codes (`se` is Swedish, `no` Norwegian) to configurations. Must stay
--- in step with the storage layer's list (src/storage/dialect.rs, SEARCH_CONFIGS).
+-- mediastack's language codes (`se` is Swedish, `no` Norwegian) to configurations. The
+-- storage layer lists the same configurations (src/storage/dialect.rs, SEARCH_CONFIGS).
 CREATE FUNCTION newsread_search_config(language TEXT) RETURNS regconfig
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE language
@@ -52,5 +66,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END::regconfig
 $$;
 
-CREATE INDEX articles_search ON articles
-USING GIN (to_tsvector(newsread_search_config(language), title || ' ' || description));
+ALTER TABLE articles ADD COLUMN search tsvector;
+
+CREATE FUNCTION newsread_article_search() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search := to_tsvector(newsread_search_config(NEW.language), NEW.title || ' ' || NEW.description);
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER articles_search BEFORE INSERT OR UPDATE OF title, description, language ON articles
+FOR EACH ROW EXECUTE FUNCTION newsread_article_search();
+
+UPDATE articles SET search = to_tsvector(newsread_search_config(language), title || ' ' || description);
+
+CREATE INDEX articles_search ON articles USING GIN (search);
+

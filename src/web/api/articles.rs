@@ -3,18 +3,15 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 
+use super::query::ListParams;
 use crate::domain::article::Article;
 use crate::domain::feed::{Cursor, FeedFilter};
 use crate::domain::search::SearchQuery;
 use crate::domain::vocab::Dimension;
 use crate::storage::FeedPage;
 use crate::web::error::{ApiError, AppError};
-use crate::web::form::Form;
 use crate::web::session::ApiUser;
 use crate::web::AppState;
-
-const DEFAULT_LIMIT: u32 = 30;
-const MAX_LIMIT: u32 = 100;
 
 /// An article as the API shows it, borrowed from the (possibly cached) page.
 #[derive(Serialize)]
@@ -66,44 +63,12 @@ struct ListQuery {
 }
 
 fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
-    let q = Form::parse(raw.as_bytes());
-    for key in q.keys() {
-        if !matches!(
-            key,
-            "country" | "language" | "category" | "limit" | "cursor" | "q"
-        ) {
-            let shown: String = key.chars().take(40).collect();
-            return Err(AppError::BadRequest(format!(
-                "Unknown query parameter `{shown}`; use q, country, language, category, limit or cursor."
-            )));
-        }
-    }
-    fn single<'a>(q: &'a Form, key: &'a str) -> Result<Option<&'a str>, AppError> {
-        let mut values = q.all(key);
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(AppError::BadRequest(format!(
-                "`{key}` may be given only once."
-            )));
-        }
-        Ok(first)
-    }
-    let limit = match single(&q, "limit")? {
-        None => DEFAULT_LIMIT,
-        Some(raw) => {
-            let n: i64 = raw.trim().parse().map_err(|_| {
-                AppError::BadRequest("`limit` must be a whole number from 1 to 100.".into())
-            })?;
-            u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| AppError::Unprocessable("`limit` must be from 1 to 100.".into()))?
-        }
-    };
-    let cursor = single(&q, "cursor")?
-        .filter(|c| !c.is_empty())
-        .map(|c| Cursor::decode(c).map_err(|e| AppError::BadRequest(e.0)))
-        .transpose()?;
+    let q = ListParams::parse(
+        raw,
+        &["q", "country", "language", "category", "limit", "cursor"],
+    )?;
+    let limit = q.limit()?;
+    let cursor = q.cursor(|c| Cursor::decode(c).map_err(|e| e.0))?;
     let mut filter = FeedFilter::default();
     for d in Dimension::ALL {
         for value in q.all(d.field()) {
@@ -112,7 +77,7 @@ fn parse_query(raw: &str) -> Result<ListQuery, AppError> {
                 .map_err(|e| AppError::Unprocessable(e.0))?;
         }
     }
-    let search = match single(&q, "q")? {
+    let search = match q.single("q")? {
         Some(text) => SearchQuery::parse(text).map_err(|e| AppError::Unprocessable(e.0))?,
         None => None,
     };

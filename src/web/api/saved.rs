@@ -9,16 +9,13 @@ use axum::Json;
 use serde::Serialize;
 
 use super::articles::ArticleJson;
+use super::query::ListParams;
 use crate::domain::article::parse_article_id;
 use crate::domain::feed::SavedCursor;
 use crate::storage::SavedPage;
 use crate::web::error::{ApiError, AppError};
-use crate::web::form::Form;
 use crate::web::session::{ApiUser, AuthUser};
 use crate::web::AppState;
-
-const DEFAULT_LIMIT: u32 = 30;
-const MAX_LIMIT: u32 = 100;
 
 #[derive(Serialize)]
 struct SavedJson<'a> {
@@ -34,40 +31,11 @@ struct SavedListJson<'a> {
 }
 
 fn parse_query(raw: &str) -> Result<(u32, Option<SavedCursor>), AppError> {
-    let q = Form::parse(raw.as_bytes());
-    if let Some(key) = q.keys().find(|k| !matches!(*k, "limit" | "cursor")) {
-        let shown: String = key.chars().take(40).collect();
-        return Err(AppError::BadRequest(format!(
-            "Unknown query parameter `{shown}`; use limit or cursor."
-        )));
-    }
-    let single = |key: &'static str| -> Result<Option<&str>, AppError> {
-        let mut values = q.all(key);
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(AppError::BadRequest(format!(
-                "`{key}` may be given only once."
-            )));
-        }
-        Ok(first)
-    };
-    let limit = match single("limit")? {
-        None => DEFAULT_LIMIT,
-        Some(raw) => {
-            let n: i64 = raw.trim().parse().map_err(|_| {
-                AppError::BadRequest("`limit` must be a whole number from 1 to 100.".into())
-            })?;
-            u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| AppError::Unprocessable("`limit` must be from 1 to 100.".into()))?
-        }
-    };
-    let cursor = single("cursor")?
-        .filter(|c| !c.is_empty())
-        .map(|c| SavedCursor::decode(c).map_err(|e| AppError::BadRequest(e.0)))
-        .transpose()?;
-    Ok((limit, cursor))
+    let q = ListParams::parse(raw, &["limit", "cursor"])?;
+    Ok((
+        q.limit()?,
+        q.cursor(|c| SavedCursor::decode(c).map_err(|e| e.0))?,
+    ))
 }
 
 /// `GET /api/v1/saved`: the reader's saved articles, newest saved first, paged by an opaque
