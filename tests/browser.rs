@@ -973,7 +973,12 @@ async fn searching_from_the_box_on_a_phone_and_a_desktop() {
             (h1 == "Search results").then_some(())
         })
         .await;
-        assert!(b.js("return location.search").await.as_str().unwrap_or("").starts_with("?q="));
+        assert!(b
+            .js("return location.search")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .starts_with("?q="));
         let titles = wait_for_card_count(&b, 3).await;
         assert_eq!(
             titles,

@@ -318,7 +318,7 @@ impl Db {
         );
         let mut stats = InsertStats::default();
         for chunk in oldest_first(articles).chunks(200) {
-            let mut tx = self.primary()?.begin().await?;
+            let mut tx = self.write_tx().await?;
             for &a in chunk {
                 let hash = url_hash(&a.url);
                 let existing = sqlx::query(&select)
@@ -373,7 +373,7 @@ impl Db {
         let mut added = 0;
         let articles = oldest_first(articles);
         for group in articles.chunks(ROWS * 20) {
-            let mut tx = self.primary()?.begin().await?;
+            let mut tx = self.write_tx().await?;
             for chunk in group.chunks(ROWS) {
                 let sql = self.dialect().insert_or_skip(
                     "articles",

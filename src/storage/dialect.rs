@@ -185,6 +185,17 @@ impl Dialect {
         }
     }
 
+    /// Starts a transaction that will write. SQLite's default BEGIN takes the write lock only
+    /// at the first write: when another connection committed in between, that upgrade fails
+    /// at once with "database is locked" (no busy wait can help it), so write transactions
+    /// take the lock up front and wait their turn instead.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres | Dialect::MySql => "BEGIN",
+        }
+    }
+
     /// Run on every new connection. SQLite: WAL lets readers run beside the writer, and
     /// NORMAL is durable with WAL. MySQL: times compare in UTC whatever the server's zone.
     pub fn session_setup(self) -> &'static [&'static str] {

@@ -274,6 +274,14 @@ impl Db {
         self.inner.dialect.placeholders(query)
     }
 
+    /// A transaction on the primary that will write (see [`Dialect::begin_write`]).
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        Ok(self
+            .primary()?
+            .begin_with(self.inner.dialect.begin_write())
+            .await?)
+    }
+
     /// Runs an insert built by [`Dialect::insert_returning_id`] and returns the new row's id.
     pub(crate) async fn insert_id<'q>(
         &self,

@@ -52,7 +52,7 @@ impl Db {
         } else {
             // Counted and read back in one transaction: the upsert's row lock makes
             // concurrent hits wait, so each reads its own count.
-            let mut tx = pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             bind(&upsert).execute(&mut *tx).await?;
             let row = sqlx::query("SELECT hits, window_start FROM rate_limits WHERE bucket = ?")
                 .bind(bucket)

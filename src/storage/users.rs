@@ -121,7 +121,7 @@ impl Db {
         password_hash: &str,
         session: &NewSession<'_>,
     ) -> Result<bool, Error> {
-        let mut tx = self.primary()?.begin().await?;
+        let mut tx = self.write_tx().await?;
         let updated = sqlx::query(&self.sql("UPDATE users SET password_hash = ? WHERE id = ?"))
             .bind(password_hash)
             .bind(user_id)

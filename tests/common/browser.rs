@@ -101,7 +101,25 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver, again if it exits or stays silent: on a machine busy with the
+    /// other suites and the Terraform checks, a start now and then never gets going.
     fn start() -> Self {
+        const ATTEMPTS: u32 = 3;
+        // A start-up wait, not a measurement.
+        let wait = TIMEOUT * 2;
+        for attempt in 1..=ATTEMPTS {
+            match Self::try_start(wait) {
+                Ok(driver) => return driver,
+                Err(why) if attempt < ATTEMPTS => {
+                    eprintln!("chromedriver: {why}; starting it again")
+                }
+                Err(why) => panic!("chromedriver {why}, {ATTEMPTS} times"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn try_start(wait: Duration) -> Result<Self, String> {
         let path = binary("NEWSREAD_CHROMEDRIVER", "chromedriver");
         let mut cmd = Command::new(&path);
         cmd.arg("--port=0")
@@ -135,15 +153,20 @@ impl Driver {
                 // Keep draining so chromedriver never blocks on a full pipe.
             }
         });
+        // Dropped (its process group killed) unless it reports a port.
         let mut driver = Driver { child, port: 0 };
-        // A start-up wait, not a measurement: on a machine busy building (the test command
-        // runs the Terraform checks beside the suites) chromedriver can take a while.
-        let startup = TIMEOUT * 4;
-        match rx.recv_timeout(startup) {
-            Ok(port) => driver.port = port,
-            Err(_) => panic!("chromedriver did not report its port within {startup:?}"),
+        match rx.recv_timeout(wait) {
+            Ok(port) => {
+                driver.port = port;
+                Ok(driver)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("did not report its port within {wait:?}"))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("exited before reporting its port".to_owned())
+            }
         }
-        driver
     }
 
     fn url(&self) -> String {
