@@ -39,6 +39,7 @@ fn main() {
     println!("cargo:rerun-if-changed=assets/static");
     // sqlx::migrate! embeds migrations at compile time; a new file must trigger a rebuild.
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=tests/next-release");
     let mut files = Vec::new();
     walk(&static_dir, &mut files);
     files.sort();

@@ -149,6 +149,8 @@ pub enum Schema {
     /// `newsread migrate`: with `NEWSREAD_DATABASE_ADMIN_SECRET_ARN`, as the administrator,
     /// then create or update the app's role from `NEWSREAD_DATABASE_SECRET_ARN`.
     MigrateAsAdmin,
+    /// Leave the schema as it is (`newsread migrate --status`).
+    Inspect,
 }
 
 /// The database as every command gets it: secrets resolved into `config`, the schema as
@@ -157,7 +159,9 @@ pub enum Schema {
 pub async fn connect(config: &mut Config, schema: Schema) -> anyhow::Result<Db> {
     let (credentials, app_role) = match schema {
         Schema::MigrateAsAdmin => crate::secrets::resolve_for_migrate(config).await?,
-        Schema::Migrate | Schema::AwaitMigrations => (crate::secrets::resolve(config).await?, None),
+        Schema::Migrate | Schema::AwaitMigrations | Schema::Inspect => {
+            (crate::secrets::resolve(config).await?, None)
+        }
     };
     let db = open(config, credentials, schema).await?;
     if let Some(role) = &app_role {
@@ -181,6 +185,7 @@ async fn open(
     match schema {
         Schema::Migrate | Schema::MigrateAsAdmin => db.migrate().await?,
         Schema::AwaitMigrations => wait_for_schema(&db).await?,
+        Schema::Inspect => {}
     }
     Ok(db)
 }
@@ -222,16 +227,19 @@ fn spawn_session_sweeper(state: AppState) {
 }
 
 /// Servers without DDL rights start once `newsread migrate` has applied every migration this
-/// build knows (newer ones are fine: migrations only add). Gives up after ten minutes, so a
+/// build knows (a newer schema is fine if it declares this release compatible: expand/contract,
+/// `storage::SchemaStatus`). Gives up after ten minutes, so a
 /// supervisor restarts the server and the failure shows.
 async fn wait_for_schema(db: &Db) -> anyhow::Result<()> {
     const WAIT: Duration = Duration::from_secs(600);
     let started = std::time::Instant::now();
     let mut said = None::<Vec<i64>>;
     loop {
-        let pending = match db.pending_migrations().await {
-            Ok(p) if p.is_empty() => return Ok(()),
-            Ok(p) => p,
+        let pending = match db.schema_status().await {
+            // Every migration of ours is there; a newer release may have migrated further,
+            // which this one accepts only if the newer schema declares it compatible.
+            Ok(s) if s.pending.is_empty() => return Ok(s.verdict()?),
+            Ok(s) => s.pending,
             Err(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "waiting for the database");
                 said.clone().unwrap_or_default()
@@ -303,6 +311,7 @@ mod tests {
             Schema::Migrate,
             Schema::MigrateAsAdmin,
             Schema::AwaitMigrations,
+            Schema::Inspect,
         ] {
             let source: Arc<dyn CredentialSource> = Arc::new(Fixed);
             let db = open(&config, Some(source.clone()), schema)

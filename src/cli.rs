@@ -33,7 +33,15 @@ pub enum Command {
     /// Apply database migrations and exit. With NEWSREAD_DATABASE_ADMIN_SECRET_ARN, connects
     /// with that (master) credential and also creates or updates the app's own role, named
     /// with its password in NEWSREAD_DATABASE_SECRET_ARN, with data rights only.
-    Migrate,
+    /// A schema that a newer release migrated further is left as it is if its migrations
+    /// declare this release compatible (expand/contract), else refused.
+    Migrate {
+        /// Change nothing: print the schema version, which releases may run on it and
+        /// whether this one may (exit 0: it may as the schema is; 3: it may not, or only
+        /// after `newsread migrate`; 1: could not tell).
+        #[arg(long)]
+        status: bool,
+    },
     /// Give the app's database role a new password: stored as AWSPENDING in its secret, set
     /// with the master credential, tested, then made current. Running servers follow.
     RotateDbCredential,
@@ -122,7 +130,27 @@ pub async fn run(cli: Cli) -> ExitCode {
             .await;
             report(result, "seeded")
         }
-        Command::Migrate => {
+        Command::Migrate { status: true } => {
+            let result = async {
+                let db = connect(&mut config, Schema::Inspect).await?;
+                let status = db.schema_status().await;
+                db.close().await;
+                anyhow::Ok(status?)
+            }
+            .await;
+            match result {
+                Ok(status) => {
+                    print!("{status}");
+                    if status.verdict().is_ok() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(3)
+                    }
+                }
+                Err(e) => report(Err(e), ""),
+            }
+        }
+        Command::Migrate { status: false } => {
             let result = async {
                 connect(&mut config, Schema::MigrateAsAdmin)
                     .await?

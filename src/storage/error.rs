@@ -27,11 +27,15 @@ pub enum Error {
     /// a bug, answered 500 and logged.
     #[error("database error: {0}")]
     Bug(#[source] Cause),
-    #[error(
-        "the database schema is at version {found}, newer than this build of newsread knows \
-         (latest {known}); run a newer newsread or restore the database"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
+    /// A newer release migrated the database and its migrations do not keep this release
+    /// working (a contract, or a migration that declares nothing): `runs_from` is the oldest
+    /// release (by the newest migration it knows) that they declare may run.
+    #[error("{}", schema_too_new(*found, *known, *runs_from))]
+    SchemaTooNew {
+        found: i64,
+        known: i64,
+        runs_from: Option<i64>,
+    },
     /// The schema lacks migrations this build needs (not migrated yet).
     #[error("the database schema is at version {found:?}; this build needs {needed}")]
     SchemaTooOld { found: Option<i64>, needed: i64 },
@@ -41,6 +45,19 @@ pub enum Error {
     /// storage layer refuses before sending it (an unsafe role name), a lock not obtained.
     #[error("{0}")]
     Setup(String),
+}
+
+fn schema_too_new(found: i64, known: i64, runs_from: Option<i64>) -> String {
+    let why = match runs_from {
+        Some(oldest) => {
+            format!("its migrations allow only releases that know schema {oldest} or newer")
+        }
+        None => "a newer migration does not declare which releases it keeps working".into(),
+    };
+    format!(
+        "the database schema is at version {found}, newer than this build of newsread knows \
+         (latest {known}), and {why}; run a newer newsread (or restore the database)"
+    )
 }
 
 /// Which unique key was taken.

@@ -36,6 +36,7 @@ pub use sessions::{NewSession, SessionRecord};
 pub use users::Credentials;
 
 pub use error::{Cause, Conflict, Error};
+pub use migrations::{SchemaStatus, OLDEST_SCHEMA};
 pub use pools::{
     install_drivers, BoxFuture, CredentialSource, DatabaseConfig, Db, FeedCacheStats, ReadStats,
 };

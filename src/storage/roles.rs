@@ -103,36 +103,6 @@ impl Db {
         }
         Ok(())
     }
-
-    /// Migrations of this build that the database has not applied yet (servers that may not
-    /// run DDL wait for `newsread migrate` instead).
-    pub async fn pending_migrations(&self) -> Result<Vec<i64>, Error> {
-        let applied: Vec<i64> =
-            match sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_all(self.primary()?)
-                .await
-            {
-                Ok(rows) => rows
-                    .iter()
-                    .map(|r| r.try_get::<i64, _>("version"))
-                    .collect::<Result<_, _>>()?,
-                // No history table yet: nothing is applied.
-                Err(sqlx::Error::Database(e)) if is_missing_table(e.code().as_deref()) => {
-                    Vec::new()
-                }
-                Err(e) => return Err(e.into()),
-            };
-        Ok(super::migrations::migrator(self.dialect())
-            .iter()
-            .map(|m| m.version)
-            .filter(|v| !applied.contains(v))
-            .collect())
-    }
-}
-
-/// "No such table": PostgreSQL's and MySQL's SQLSTATEs; SQLite reports its generic error 1.
-fn is_missing_table(code: Option<&str>) -> bool {
-    matches!(code, Some("42P01" | "42S02" | "1"))
 }
 
 #[cfg(test)]

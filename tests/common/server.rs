@@ -17,7 +17,8 @@ pub struct Server {
     pub lines: Arc<Mutex<Vec<String>>>,
     /// The tasks reading stdout and stderr: done once the process has closed both.
     readers: Vec<tokio::task::JoinHandle<()>>,
-    _db: TestDatabase,
+    /// The database, when the server owns it (dropped with it).
+    _db: Option<TestDatabase>,
 }
 
 impl Server {
@@ -44,11 +45,22 @@ pub async fn start_server(extra_env: &[(&str, &str)]) -> Server {
 }
 
 pub async fn start_server_on(db: TestDatabase, extra_env: &[(&str, &str)]) -> Server {
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut server = start_binary(std::path::Path::new(BIN), &db.url, extra_env).await;
+    server._db = Some(db);
+    server
+}
+
+/// `serve` from `bin` (another build of newsread, say) on a database the caller keeps.
+pub async fn start_binary(
+    bin: &std::path::Path,
+    database_url: &str,
+    extra_env: &[(&str, &str)],
+) -> Server {
+    let mut cmd = tokio::process::Command::new(bin);
     cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NEWSREAD_DATABASE_URL", &db.url)
+        .env("NEWSREAD_DATABASE_URL", database_url)
         .env("NEWSREAD_LISTEN", "127.0.0.1:0")
         .env("NEWSREAD_LOG_FORMAT", "json")
         .env("NEWSREAD_SAMPLE_NEWS", "on")
@@ -96,7 +108,7 @@ pub async fn start_server_on(db: TestDatabase, extra_env: &[(&str, &str)]) -> Se
         addr,
         lines,
         readers,
-        _db: db,
+        _db: None,
     }
 }
 
