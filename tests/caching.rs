@@ -1,5 +1,6 @@
-//! The feed-page cache (issue 8): readers with the same selection share a page for at most the
-//! TTL, and never at the expense of a logout, a saved selection or this instance's own writes.
+//! The feed-page cache (issue 8): readers with the same selection share a page (and a search
+//! page, with the same terms) for at most the TTL, and never at the expense of a logout, a
+//! saved selection or this instance's own writes.
 mod common;
 
 use std::time::Duration;
@@ -15,6 +16,12 @@ fn long_ttl(c: &mut Config) {
 
 async fn news(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
     let (status, html) = app.get_html(client, "/news").await;
+    assert_eq!(status, StatusCode::OK);
+    titles(&html)
+}
+
+async fn search(app: &TestApp, client: &reqwest::Client, q: &str) -> Vec<String> {
+    let (status, html) = app.get_html(client, &format!("/news?q={q}")).await;
     assert_eq!(status, StatusCode::OK);
     titles(&html)
 }
@@ -76,23 +83,30 @@ async fn an_instance_sees_its_own_new_articles_at_once_and_others_within_the_ttl
     assert_eq!(news(&a, &reader).await.len(), 1);
     assert_eq!(news(&b, &reader).await.len(), 1);
     assert_eq!(api_titles(&b, &reader, "?country=us").await.len(), 1);
+    assert_eq!(search(&a, &reader, "description").await.len(), 1);
+    assert_eq!(search(&b, &reader, "description").await.len(), 1);
+    assert_eq!(api_titles(&b, &reader, "?q=description").await.len(), 1);
 
     // Written through `a` (as its ingestion would): `a` drops its cached pages at once.
     a.seed(&[article(2, "us", "en", "general")]).await;
     assert_eq!(news(&a, &reader).await.len(), 2);
-    // `b` may serve its cached page until the TTL ends, never longer.
+    assert_eq!(search(&a, &reader, "description").await.len(), 2);
+    // `b` may serve its cached pages until the TTL ends, never longer.
     let written = std::time::Instant::now();
     loop {
-        let (page, api) = (
+        let (page, api, found, api_found) = (
             news(&b, &reader).await.len(),
             api_titles(&b, &reader, "?country=us").await.len(),
+            search(&b, &reader, "description").await.len(),
+            api_titles(&b, &reader, "?q=description").await.len(),
         );
-        if page == 2 && api == 2 {
+        if (page, api, found, api_found) == (2, 2, 2, 2) {
             break;
         }
         assert!(
             written.elapsed() < ttl + Duration::from_secs(2),
-            "b still serves a page cached before the write ({page} and {api} articles)"
+            "b still serves pages cached before the write ({page}, {api}, {found} and \
+             {api_found} articles)"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -137,6 +151,12 @@ async fn readers_with_one_selection_share_a_page_and_the_metrics_show_it() {
     let after = metrics().await;
     assert_eq!(lookups(&after, "miss") - lookups(&before, "miss"), 1.0);
     assert_eq!(lookups(&after, "hit") - lookups(&before, "hit"), 1.0);
+    // A search, typed two ways that find the same articles: one read, one shared page.
+    assert_eq!(search(&app, &readers[0], "science").await.len(), 1);
+    assert_eq!(search(&app, &readers[1], "SCIENCE%21").await.len(), 1);
+    let searched = metrics().await;
+    assert_eq!(lookups(&searched, "miss") - lookups(&after, "miss"), 1.0);
+    assert_eq!(lookups(&searched, "hit") - lookups(&after, "hit"), 1.0);
 
     // The shared page is rendered for each reader: their own names, their own CSRF tokens.
     let (_, one) = app.get_html(&readers[0], "/news").await;

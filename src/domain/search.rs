@@ -95,6 +95,19 @@ impl SearchQuery {
     pub fn is_void(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty()
     }
+
+    /// What is searched, as one string: the same for every text that finds the same
+    /// articles (case, punctuation, words past the limit), a key for cached results. Words
+    /// hold only letters and digits, so the separators cannot be confused with them.
+    pub fn canonical(&self) -> String {
+        let term = |sign: char, t: &Term| format!("{sign}{}", t.words.join(" "));
+        self.include
+            .iter()
+            .map(|t| term('+', t))
+            .chain(self.exclude.iter().map(|t| term('-', t)))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
 }
 
 fn is_word_char(c: char) -> bool {
@@ -118,6 +131,16 @@ mod tests {
 
     fn parse(raw: &str) -> SearchQuery {
         SearchQuery::parse(raw).unwrap().unwrap()
+    }
+
+    #[test]
+    fn texts_that_find_the_same_articles_have_one_canonical_form() {
+        let canonical = |t: &str| SearchQuery::parse(t).unwrap().unwrap().canonical();
+        assert_eq!(canonical("Eclipse  TOTAL!"), canonical("eclipse total"));
+        assert_eq!(canonical("\"solar eclipse\" -moon"), "+solar eclipse|-moon");
+        // A phrase is not its words apart, nor an exclusion an inclusion.
+        assert_ne!(canonical("\"solar eclipse\""), canonical("solar eclipse"));
+        assert_ne!(canonical("-moon"), canonical("moon"));
     }
 
     #[test]

@@ -30,12 +30,14 @@ const MAX_ARTICLES: usize = MAX_ENTRIES * 30;
 struct Key {
     /// The selection with each dimension's codes sorted: order does not change the result.
     codes: [Vec<&'static str>; 3],
+    /// A search's canonical terms (`SearchQuery::canonical`); `None` for the feed itself.
+    search: Option<Box<str>>,
     after: Option<(i64, i64)>,
     limit: u32,
 }
 
 impl Key {
-    fn new(filter: &FeedFilter, after: Option<Cursor>, limit: u32) -> Self {
+    fn new(filter: &FeedFilter, search: Option<&str>, after: Option<Cursor>, limit: u32) -> Self {
         let codes = Dimension::ALL.map(|d| {
             let mut v = filter.get(d).to_vec();
             v.sort_unstable();
@@ -43,6 +45,7 @@ impl Key {
         });
         Key {
             codes,
+            search: search.map(Box::from),
             after: after.map(|c| (c.published_at, c.id)),
             limit,
         }
@@ -171,10 +174,37 @@ impl FeedCache {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<FeedPage, Error>>,
     {
+        self.get_or_load_key(Key::new(filter, None, after, limit), load)
+            .await
+    }
+
+    /// The same for a search page: results depend only on the selection and the canonical
+    /// terms, never on the reader, so readers with both in common share the page.
+    pub(crate) async fn get_or_load_search<F, Fut>(
+        &self,
+        filter: &FeedFilter,
+        search: &str,
+        after: Option<Cursor>,
+        limit: u32,
+        load: F,
+    ) -> Result<Arc<FeedPage>, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<FeedPage, Error>>,
+    {
+        self.get_or_load_key(Key::new(filter, Some(search), after, limit), load)
+            .await
+    }
+
+    async fn get_or_load_key<F, Fut>(&self, key: Key, load: F) -> Result<Arc<FeedPage>, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<FeedPage, Error>>,
+    {
         if self.ttl.is_zero() {
             return load().await.map(Arc::new);
         }
-        let cell = match self.lookup(Key::new(filter, after, limit)) {
+        let cell = match self.lookup(key) {
             Lookup::Ready(page) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(page);
@@ -275,6 +305,58 @@ mod tests {
         let mut f = FeedFilter::default();
         f.add_codes(Dimension::Country, countries);
         f
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_search_is_its_own_page_shared_by_equal_terms_and_selection() {
+        let cache = FeedCache::new(Duration::from_millis(200));
+        let loads = AtomicUsize::new(0);
+        let load = |id| {
+            let loads = &loads;
+            move || async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok(page(id))
+            }
+        };
+        let f = filter(&["us"]);
+        let feed = cache.get_or_load(&f, None, 30, load(1)).await.unwrap();
+        let a = cache
+            .get_or_load_search(&f, "+eclipse", None, 30, load(2))
+            .await
+            .unwrap();
+        let b = cache
+            .get_or_load_search(&f, "+eclipse", None, 30, load(3))
+            .await
+            .unwrap();
+        assert_eq!(feed.next.map(|c| c.id), Some(1));
+        assert_eq!(
+            a.next.map(|c| c.id),
+            Some(2),
+            "a search is not the feed page"
+        );
+        assert_eq!(
+            b.next.map(|c| c.id),
+            Some(2),
+            "same terms, same selection: shared"
+        );
+        let other_terms = cache
+            .get_or_load_search(&f, "+telescope", None, 30, load(4))
+            .await
+            .unwrap();
+        let other_selection = cache
+            .get_or_load_search(&filter(&["gb"]), "+eclipse", None, 30, load(5))
+            .await
+            .unwrap();
+        assert_eq!(other_terms.next.map(|c| c.id), Some(4));
+        assert_eq!(other_selection.next.map(|c| c.id), Some(5));
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        // Cleared with the feed when this instance writes articles.
+        cache.clear();
+        let c = cache
+            .get_or_load_search(&f, "+eclipse", None, 30, load(6))
+            .await
+            .unwrap();
+        assert_eq!(c.next.map(|c| c.id), Some(6));
     }
 
     #[tokio::test(start_paused = true)]

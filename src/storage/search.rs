@@ -1,5 +1,7 @@
 //! Full-text search over the reader's selection. The engines' syntax lives in `dialect`;
 //! here the parsed query, the selection and the cursor become one page, like the feed's.
+use std::sync::Arc;
+
 use sqlx::Row as _;
 
 use super::articles::{bind_args, filter_sql, page_of, ARTICLE_COLUMNS_A};
@@ -10,17 +12,34 @@ use crate::domain::search::SearchQuery;
 
 impl Db {
     /// Articles of `filter` matching `query`, newest first, strictly older than `after`.
-    /// Lag-tolerant: on the replica when there is one. Not cached: queries rarely repeat.
+    /// Lag-tolerant: on the replica when there is one, and cached like feed pages (up to the
+    /// feed cache's TTL old, shared by readers with the same selection and terms): a popular
+    /// search costs one query per TTL per instance, however many readers run it.
     pub async fn search_page(
         &self,
         filter: &FeedFilter,
         query: &SearchQuery,
         after: Option<Cursor>,
         limit: u32,
-    ) -> Result<FeedPage, Error> {
+    ) -> Result<Arc<FeedPage>, Error> {
         if query.is_void() {
-            return Ok(FeedPage::default());
+            return Ok(Arc::new(FeedPage::default()));
         }
+        self.inner
+            .feed_cache
+            .get_or_load_search(filter, &query.canonical(), after, limit, || {
+                self.read_search_page(filter, query, after, limit)
+            })
+            .await
+    }
+
+    async fn read_search_page(
+        &self,
+        filter: &FeedFilter,
+        query: &SearchQuery,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<FeedPage, Error> {
         let include: Vec<&[String]> = query.include.iter().map(|t| t.words.as_slice()).collect();
         let exclude: Vec<&[String]> = query.exclude.iter().map(|t| t.words.as_slice()).collect();
         let dialect = self.dialect();

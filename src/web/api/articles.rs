@@ -97,14 +97,15 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse_query(raw.as_deref().unwrap_or(""))?;
-    if let Some(search) = &q.search {
-        let page = state
-            .db
-            .search_page(&q.filter, search, q.cursor, q.limit)
-            .await?;
-        return json(&page);
-    }
-    let page = state.db.feed_page(&q.filter, q.cursor, q.limit).await?;
+    let page = match &q.search {
+        Some(search) => {
+            state
+                .db
+                .search_page(&q.filter, search, q.cursor, q.limit)
+                .await?
+        }
+        None => state.db.feed_page(&q.filter, q.cursor, q.limit).await?,
+    };
     // Serialized once per cached page: the body depends on the query alone.
     json(&page)
 }

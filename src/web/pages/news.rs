@@ -126,7 +126,7 @@ pub async fn show(
                 max_chars: MAX_CHARS,
                 max_words: MAX_WORDS,
             };
-            (Arc::new(page), shown, StatusCode::OK)
+            (page, shown, StatusCode::OK)
         }
         Err(e) => {
             let shown = Search {
