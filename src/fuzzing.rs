@@ -201,6 +201,7 @@ pub fn config(data: &[u8]) {
         db.max_lifetime,
         db.replica_timeout,
         db.feed_cache_ttl,
+        db.session_cache_ttl,
         config.session.idle_timeout,
         config.session.lifetime,
         config.shutdown_grace,

@@ -38,8 +38,39 @@ async fn api_titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec
         .collect()
 }
 
+/// The session cache's promise (`NEWSREAD_SESSION_CACHE_TTL`, 1 s): what a reader changes
+/// through one instance holds at once there, and on another instance within the TTL.
+const SESSION_BOUND: Duration = Duration::from_secs(1);
+
+/// Polls `check` on the other instance until it holds; fails if that takes longer than the
+/// session cache's bound (plus the requests' own time).
+async fn within_the_bound<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let since = std::time::Instant::now();
+    loop {
+        let started = since.elapsed();
+        if check().await {
+            return;
+        }
+        assert!(
+            started < SESSION_BOUND,
+            "{what}: still not seen {started:?} after the write"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn logged_out(app: &TestApp, client: &reqwest::Client) -> bool {
+    let r = app.get(client, "/news").await;
+    r.status() == StatusCode::SEE_OTHER && location(&r).starts_with("/login")
+}
+
 #[tokio::test]
-async fn logouts_and_saved_selections_take_effect_at_once_on_every_instance() {
+async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere_within_a_second(
+) {
     let a = spawn_app_with(long_ttl).await;
     let b = spawn_on(a.same_database(), long_ttl).await;
     a.seed(&[
@@ -50,26 +81,55 @@ async fn logouts_and_saved_selections_take_effect_at_once_on_every_instance() {
     // Cookies are per host, not per port: one browser talks to both instances.
     let reader = a.signed_up("cached_reader").await;
     assert_eq!(news(&b, &reader).await.len(), 2, "b caches the full feed");
+    assert_eq!(news(&a, &reader).await.len(), 2, "and both cache the session");
 
-    // A selection saved through `a` is `b`'s next page, though `b` cached the old one.
+    // A selection saved through `a`: `a`'s next page uses it, `b`'s within the bound.
     let r = a.customize(&reader, &[("category", "sports")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        news(&b, &reader).await,
-        vec!["Article 2 from gb in en about sports"]
-    );
+    let sports = vec!["Article 2 from gb in en about sports".to_owned()];
+    assert_eq!(news(&a, &reader).await, sports);
+    within_the_bound("the selection on b", || async {
+        news(&b, &reader).await == sports
+    })
+    .await;
     // Another reader with the old selection still gets the full page (from `b`'s cache).
     let other = b.signed_up("other_reader").await;
     assert_eq!(news(&b, &other).await.len(), 2);
 
-    // A logout through `a` ends the session on `b` at the next request.
+    // A logout through `a` ends the session there at once, and on `b` within the bound.
     let r = a.logout(&reader).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = b.get(&reader, "/news").await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    assert!(logged_out(&a, &reader).await);
+    within_the_bound("the logout on b", || logged_out(&b, &reader)).await;
     let r = b.get(&reader, "/api/v1/articles").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // A password change through `a` ends the reader's other sessions: at once on `a`,
+    // within the bound on `b`, which had just served the other session from its cache.
+    let first = browser();
+    let second = browser();
+    for client in [&first, &second] {
+        let r = a.login(client, "other_reader", "correct horse battery").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(news(&a, &second).await.len(), 2);
+    assert_eq!(news(&b, &second).await.len(), 2);
+    let r = a
+        .post_form(
+            &first,
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", "correct horse battery"),
+                ("password", "a brand new passphrase"),
+                ("password_confirm", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(logged_out(&a, &second).await);
+    within_the_bound("the password change on b", || logged_out(&b, &second)).await;
+    assert_eq!(news(&b, &first).await.len(), 2, "the changing session goes on");
 }
 
 #[tokio::test]

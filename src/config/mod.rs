@@ -315,6 +315,12 @@ impl Config {
                     .to_owned(),
             );
         }
+        if db.session_cache_ttl > Duration::from_secs(1) {
+            problems.push(
+                "NEWSREAD_SESSION_CACHE_TTL must be at most 1s: a logout must take effect on every instance within a second"
+                    .to_owned(),
+            );
+        }
         if self.session.idle_timeout > self.session.lifetime {
             problems
                 .push("NEWSREAD_SESSION_IDLE_TIMEOUT exceeds NEWSREAD_SESSION_LIFETIME".to_owned());

@@ -83,6 +83,7 @@ pub(super) fn unset() -> Config {
             max_lifetime: Duration::ZERO,
             replica_timeout: Duration::ZERO,
             feed_cache_ttl: Duration::ZERO,
+            session_cache_ttl: Duration::ZERO,
         },
         session: SessionConfig {
             idle_timeout: Duration::ZERO,
@@ -229,12 +230,22 @@ pub(super) const OPTIONS: &[Opt] = &[
         name: "NEWSREAD_FEED_CACHE_TTL",
         secret: false,
         default: Text("1s"),
-        doc: "how long a feed page read from the database is shared by readers with the same \
-              selection (`0s`: never; at most `60s`). Sessions and saved selections are never \
-              cached; an instance drops its pages when it writes articles, other instances \
-              within this TTL",
+        doc: "how long a feed or search page read from the database is shared by readers with \
+              the same selection (and search terms) (`0s`: never; at most `60s`); an instance \
+              drops its pages when it writes articles, other instances within this TTL",
         set: Some(|c, v| put(&mut c.database.feed_cache_ttl, parse_duration(v))),
         show: Some(|c| format_duration(c.database.feed_cache_ttl)),
+    },
+    Opt {
+        name: "NEWSREAD_SESSION_CACHE_TTL",
+        secret: false,
+        default: Text("1s"),
+        doc: "how long a session (with the reader's selection) read from the database answers \
+              for the same cookie on this instance (`0s`: never; at most `1s`). A logout, a \
+              password change or a saved selection takes effect at once on the instance that \
+              made it and within this TTL on every other",
+        set: Some(|c, v| put(&mut c.database.session_cache_ttl, parse_duration(v))),
+        show: Some(|c| format_duration(c.database.session_cache_ttl)),
     },
     Opt {
         name: "NEWSREAD_SESSION_IDLE_TIMEOUT",

@@ -21,6 +21,7 @@ mod rate_limits;
 mod roles;
 mod saved;
 mod search;
+mod session_cache;
 mod sessions;
 mod sqlite_inline;
 mod stats;

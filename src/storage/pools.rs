@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Row};
 
 use super::dialect::Dialect;
 use super::error::{is_auth_failure, is_unavailable, Error};
-use super::{feed_cache, sqlite_inline};
+use super::{feed_cache, session_cache, sqlite_inline};
 use crate::secret::DatabaseUrl;
 
 /// How to reach the databases and size the pools; built by the configuration at the edge.
@@ -31,6 +31,9 @@ pub struct DatabaseConfig {
     /// How long a feed page read from the database is reused for other readers with the same
     /// selection (zero: never).
     pub feed_cache_ttl: Duration,
+    /// How long a session read from the database answers for the same token on this
+    /// instance (zero: never; at most 1 s): the bound for a logout elsewhere to take effect.
+    pub session_cache_ttl: Duration,
 }
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -96,6 +99,7 @@ pub(super) struct Inner {
     pub(super) credentials: std::sync::OnceLock<Arc<dyn CredentialSource>>,
     pub(super) stats: ReadStats,
     pub(super) feed_cache: feed_cache::FeedCache,
+    pub(super) session_cache: session_cache::SessionCache,
 }
 
 /// The data tier: a primary pool and an optional read-replica pool that falls back to it.
@@ -211,6 +215,7 @@ impl Db {
                 credentials: std::sync::OnceLock::new(),
                 stats: ReadStats::default(),
                 feed_cache: feed_cache::FeedCache::new(cfg.feed_cache_ttl),
+                session_cache: session_cache::SessionCache::new(cfg.session_cache_ttl),
             }),
         })
     }
@@ -230,6 +235,14 @@ impl Db {
 
     pub fn feed_cache_stats(&self) -> FeedCacheStats {
         let cache = &self.inner.feed_cache;
+        FeedCacheStats {
+            hits: cache.hits.load(Ordering::Relaxed),
+            misses: cache.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn session_cache_stats(&self) -> FeedCacheStats {
+        let cache = &self.inner.session_cache;
         FeedCacheStats {
             hits: cache.hits.load(Ordering::Relaxed),
             misses: cache.misses.load(Ordering::Relaxed),
@@ -540,6 +553,7 @@ pub(super) fn test_config(url: &str) -> DatabaseConfig {
         max_lifetime: Duration::from_secs(1800),
         replica_timeout: Duration::from_millis(800),
         feed_cache_ttl: Duration::from_secs(1),
+        session_cache_ttl: Duration::from_secs(1),
     }
 }
 

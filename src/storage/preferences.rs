@@ -29,6 +29,8 @@ impl Db {
             .bind(now)
             .execute(self.primary()?)
             .await?;
+        // The selection travels with the session: the next page here must use the new one.
+        self.inner.session_cache.forget_user(user_id);
         Ok(())
     }
 }

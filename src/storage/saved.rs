@@ -46,7 +46,11 @@ impl Db {
             .execute(pool)
             .await;
         match result {
-            Ok(done) if done.rows_affected() > 0 => Ok(true),
+            Ok(done) if done.rows_affected() > 0 => {
+                // The session says whether the reader saved anything: now they have.
+                self.inner.session_cache.forget_user(user_id);
+                Ok(true)
+            }
             // Saved before, or no such article (MySQL's INSERT IGNORE turns the foreign key
             // error into a warning): tell the two apart.
             Ok(_) => self.article_must_exist(article_id).await.map(|()| false),

@@ -85,10 +85,33 @@ impl Db {
 
     /// The session for a token hash, if it has neither expired nor idled out, with the user's
     /// preferences in the same round trip (every page needs both).
-    /// Read on the primary: a logout or a saved preference must take effect on the next
-    /// request, on every instance. Whether the reader saved any article comes along: a MAX
-    /// over the reader's primary-key range is one index probe (BIGINT or NULL everywhere).
+    /// From the session cache when this token was read within its TTL (a logout or a saved
+    /// selection elsewhere takes effect within it, see `session_cache`), else read on the
+    /// primary. Whether the reader saved any article comes along: a MAX over the reader's
+    /// primary-key range is one index probe (BIGINT or NULL everywhere).
     pub async fn find_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let cache = &self.inner.session_cache;
+        if let Some(cached) = cache.get(token_hash) {
+            // A copy that looks expired or idle is checked against the database, which may
+            // know a later touch.
+            if cached.expires_at > now && cached.last_seen_at > idle_cutoff {
+                return Ok(Some(cached));
+            }
+        }
+        let generation = cache.generation();
+        let found = self.read_session(token_hash, now, idle_cutoff).await?;
+        if let Some(record) = &found {
+            cache.insert(token_hash, record.clone(), generation);
+        }
+        Ok(found)
+    }
+
+    async fn read_session(
         &self,
         token_hash: &str,
         now: i64,
@@ -159,14 +182,18 @@ impl Db {
             .bind(token_hash)
             .execute(self.primary()?)
             .await?;
+        self.inner.session_cache.touched(token_hash, now);
         Ok(())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), Error> {
+        // Forgotten before and after: no request on this instance finds it once this returns.
+        self.inner.session_cache.forget_session(token_hash);
         sqlx::query(&self.sql("DELETE FROM sessions WHERE token_hash = ?"))
             .bind(token_hash)
             .execute(self.primary()?)
             .await?;
+        self.inner.session_cache.forget_session(token_hash);
         Ok(())
     }
 

@@ -137,6 +137,7 @@ impl Db {
             .await?;
         self.insert_session(&mut *tx, user_id, session).await?;
         tx.commit().await?;
+        self.inner.session_cache.forget_user(user_id);
         Ok(true)
     }
 
@@ -148,6 +149,7 @@ impl Db {
             .bind(user_id)
             .execute(self.primary()?)
             .await?;
+        self.inner.session_cache.forget_user(user_id);
         Ok(done.rows_affected() > 0)
     }
 

@@ -77,6 +77,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ("outcome=\"miss\"", cache.misses as f64),
         ],
     );
+    let sessions = db.session_cache_stats();
+    counter(
+        &mut out,
+        "newsread_session_cache_lookups_total",
+        "Session cache lookups by outcome.",
+        &[
+            ("outcome=\"hit\"", sessions.hits as f64),
+            ("outcome=\"miss\"", sessions.misses as f64),
+        ],
+    );
     let now = crate::clock::unix_now();
     let idle_secs = i64::try_from(state.config.session.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let sessions = tokio::time::timeout(

@@ -1,0 +1,189 @@
+//! A short-lived in-process cache of sessions (with their reader's selection), so a page
+//! needs no database round trip while a reader, or an API client, keeps asking.
+//!
+//! The bound, and the whole promise: a logout, a password change, a deleted account, a saved
+//! selection or a first saved article takes effect at once on the instance that wrote it
+//! (it drops that reader's entries, and a read that raced the write is not stored), and on
+//! every other instance within the TTL (at most 1 s, `NEWSREAD_SESSION_CACHE_TTL`). Entries
+//! are keyed by the token's hash and hold one reader's own record, so no reader ever gets
+//! another's. Unknown tokens are not cached: guessing fills nothing.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::SessionRecord;
+
+/// Bounds memory: a record is a few hundred bytes.
+const MAX_ENTRIES: usize = 20_000;
+
+struct Entry {
+    at: Instant,
+    record: SessionRecord,
+}
+
+#[derive(Default)]
+pub(crate) struct SessionCache {
+    ttl: Duration,
+    map: Mutex<HashMap<Box<str>, Entry>>,
+    /// Bumped by every invalidation: a read that started before one is not stored, since it
+    /// may hold what the invalidation removed.
+    generation: AtomicU64,
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+}
+
+impl SessionCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Entry>> {
+        // A poisoned lock only means another request panicked mid-insert: the map is intact.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The record read for this token within the TTL, if any.
+    pub(crate) fn get(&self, token_hash: &str) -> Option<SessionRecord> {
+        if !self.enabled() {
+            return None;
+        }
+        let found = self
+            .entries()
+            .get(token_hash)
+            .filter(|e| e.at.elapsed() < self.ttl)
+            .map(|e| e.record.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Where a read starts: pass it to [`Self::insert`] with what the read found.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps `record`, read since `generation`, unless something was invalidated meanwhile.
+    pub(crate) fn insert(&self, token_hash: &str, record: SessionRecord, generation: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let mut map = self.entries();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, e| e.at.elapsed() < self.ttl);
+            if map.len() >= MAX_ENTRIES {
+                return;
+            }
+        }
+        map.insert(
+            token_hash.into(),
+            Entry {
+                at: Instant::now(),
+                record,
+            },
+        );
+    }
+
+    /// The session's last-seen time was written: the cached copy says so too, or every
+    /// request within the TTL would write it again.
+    pub(crate) fn touched(&self, token_hash: &str, now: i64) {
+        if let Some(e) = self.entries().get_mut(token_hash) {
+            e.record.last_seen_at = now;
+        }
+    }
+
+    /// This session ended (logout, a new session at login).
+    pub(crate) fn forget_session(&self, token_hash: &str) {
+        let mut map = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.remove(token_hash);
+    }
+
+    /// Something every session of this reader carries changed (selection, saved articles,
+    /// password, the account itself).
+    pub(crate) fn forget_user(&self, user_id: i64) {
+        let mut map = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.retain(|_, e| e.record.user_id != user_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::feed::FeedFilter;
+
+    fn record(user_id: i64) -> SessionRecord {
+        SessionRecord {
+            user_id,
+            username: format!("reader{user_id}"),
+            csrf_token: format!("csrf{user_id}"),
+            last_seen_at: 100,
+            expires_at: 1_000,
+            preferences: FeedFilter::default(),
+            has_saved: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_live_for_the_ttl_and_go_with_their_session_or_reader() {
+        let cache = SessionCache::new(Duration::from_millis(500));
+        let g = cache.generation();
+        cache.insert("a", record(1), g);
+        cache.insert("b", record(1), g);
+        cache.insert("c", record(2), g);
+        assert_eq!(cache.get("a").map(|r| r.user_id), Some(1));
+        assert!(cache.get("unknown").is_none());
+
+        cache.touched("a", 150);
+        assert_eq!(cache.get("a").map(|r| r.last_seen_at), Some(150));
+
+        cache.forget_session("a");
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("b").is_some(), "another session of the reader stays");
+        cache.forget_user(1);
+        assert!(cache.get("b").is_none());
+        assert_eq!(cache.get("c").map(|r| r.user_id), Some(2), "other readers stay");
+
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(cache.get("c").is_none(), "expired");
+        assert_eq!(cache.hits.load(Ordering::Relaxed), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_raced_an_invalidation_is_not_kept() {
+        let cache = SessionCache::new(Duration::from_secs(1));
+        let before = cache.generation();
+        // The logout lands while the read is in flight.
+        cache.forget_session("a");
+        cache.insert("a", record(1), before);
+        assert!(cache.get("a").is_none());
+        let after = cache.generation();
+        cache.insert("a", record(1), after);
+        assert!(cache.get("a").is_some());
+    }
+
+    #[test]
+    fn a_zero_ttl_caches_nothing() {
+        let cache = SessionCache::new(Duration::ZERO);
+        cache.insert("a", record(1), cache.generation());
+        assert!(cache.get("a").is_none());
+        assert_eq!(cache.misses.load(Ordering::Relaxed), 0, "not even counted");
+    }
+}
