@@ -4,9 +4,14 @@
 //! The bound, and the whole promise: a logout, a password change, a deleted account, a saved
 //! selection or a first saved article takes effect at once on the instance that wrote it
 //! (it drops that reader's entries, and a read that raced the write is not stored), and on
-//! every other instance within the TTL (at most 1 s, `NEWSREAD_SESSION_CACHE_TTL`). Entries
-//! are keyed by the token's hash and hold one reader's own record, so no reader ever gets
-//! another's. Unknown tokens are not cached: guessing fills nothing.
+//! every other instance within the TTL (at most 1 s, `NEWSREAD_SESSION_CACHE_TTL`): no copy
+//! older than the TTL is ever used. Entries are keyed by the token's hash and hold one
+//! reader's own record, so no reader ever gets another's. Unknown tokens are not cached:
+//! guessing fills nothing.
+//!
+//! Refreshed ahead: from half the TTL on, the first request reads the session again while
+//! the others go on with the copy, so a busy reader's (or API client's) requests do not all
+//! miss at once when it expires and queue for the database behind, say, a storm of logins.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -22,6 +27,8 @@ const MAX_ENTRIES: usize = 20_000;
 struct Entry {
     at: Instant,
     record: SessionRecord,
+    /// A request is reading it again (refresh ahead).
+    refreshing: bool,
 }
 
 #[derive(Default)]
@@ -52,16 +59,26 @@ impl SessionCache {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The record read for this token within the TTL, if any.
+    /// The record read for this token within the TTL, if the caller may use it; `None` when
+    /// the caller must read the session (none cached, too old, or its turn to refresh it).
     pub(crate) fn get(&self, token_hash: &str) -> Option<SessionRecord> {
         if !self.enabled() {
             return None;
         }
-        let found = self
-            .entries()
-            .get(token_hash)
-            .filter(|e| e.at.elapsed() < self.ttl)
-            .map(|e| e.record.clone());
+        let found = match self.entries().get_mut(token_hash) {
+            Some(e) => {
+                let age = e.at.elapsed();
+                if age >= self.ttl {
+                    None
+                } else if age >= self.ttl / 2 && !e.refreshing {
+                    e.refreshing = true;
+                    None
+                } else {
+                    Some(e.record.clone())
+                }
+            }
+            None => None,
+        };
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -96,8 +113,14 @@ impl SessionCache {
             Entry {
                 at: Instant::now(),
                 record,
+                refreshing: false,
             },
         );
+    }
+
+    /// A read found no live session for this token: drop any copy at once.
+    pub(crate) fn absent(&self, token_hash: &str) {
+        self.entries().remove(token_hash);
     }
 
     /// The session's last-seen time was written: the cached copy says so too, or every
@@ -164,6 +187,28 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(cache.get("c").is_none(), "expired");
         assert_eq!(cache.hits.load(Ordering::Relaxed), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_request_refreshes_ahead_while_the_others_use_the_copy_never_past_the_ttl() {
+        let cache = SessionCache::new(Duration::from_millis(1000));
+        cache.insert("a", record(1), cache.generation());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(cache.get("a").is_none(), "the first request past half the TTL refreshes");
+        assert!(cache.get("a").is_some(), "the others keep the copy meanwhile");
+        assert!(cache.get("a").is_some());
+        // Its read found the session: a new copy, a new TTL.
+        cache.insert("a", record(1), cache.generation());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(cache.get("a").is_none());
+        // That refresh never came back: at the TTL the copy is not used any more.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("a").is_none());
+        // A read that finds no session drops the copy.
+        cache.insert("b", record(2), cache.generation());
+        cache.absent("b");
+        assert!(cache.get("b").is_none());
     }
 
     #[tokio::test(start_paused = true)]

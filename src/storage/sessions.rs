@@ -105,8 +105,9 @@ impl Db {
         }
         let generation = cache.generation();
         let found = self.read_session(token_hash, now, idle_cutoff).await?;
-        if let Some(record) = &found {
-            cache.insert(token_hash, record.clone(), generation);
+        match &found {
+            Some(record) => cache.insert(token_hash, record.clone(), generation),
+            None => cache.absent(token_hash),
         }
         Ok(found)
     }
