@@ -69,8 +69,7 @@ async fn logged_out(app: &TestApp, client: &reqwest::Client) -> bool {
 }
 
 #[tokio::test]
-async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere_within_a_second(
-) {
+async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere_within_a_second() {
     let a = spawn_app_with(long_ttl).await;
     let b = spawn_on(a.same_database(), long_ttl).await;
     a.seed(&[
@@ -81,7 +80,11 @@ async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere
     // Cookies are per host, not per port: one browser talks to both instances.
     let reader = a.signed_up("cached_reader").await;
     assert_eq!(news(&b, &reader).await.len(), 2, "b caches the full feed");
-    assert_eq!(news(&a, &reader).await.len(), 2, "and both cache the session");
+    assert_eq!(
+        news(&a, &reader).await.len(),
+        2,
+        "and both cache the session"
+    );
 
     // A selection saved through `a`: `a`'s next page uses it, `b`'s within the bound.
     let r = a.customize(&reader, &[("category", "sports")]).await;
@@ -109,7 +112,9 @@ async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere
     let first = browser();
     let second = browser();
     for client in [&first, &second] {
-        let r = a.login(client, "other_reader", "correct horse battery").await;
+        let r = a
+            .login(client, "other_reader", "correct horse battery")
+            .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
     assert_eq!(news(&a, &second).await.len(), 2);
@@ -129,7 +134,11 @@ async fn logouts_password_changes_and_selections_hold_here_at_once_and_elsewhere
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(logged_out(&a, &second).await);
     within_the_bound("the password change on b", || logged_out(&b, &second)).await;
-    assert_eq!(news(&b, &first).await.len(), 2, "the changing session goes on");
+    assert_eq!(
+        news(&b, &first).await.len(),
+        2,
+        "the changing session goes on"
+    );
 }
 
 #[tokio::test]

@@ -179,10 +179,17 @@ mod tests {
 
         cache.forget_session("a");
         assert!(cache.get("a").is_none());
-        assert!(cache.get("b").is_some(), "another session of the reader stays");
+        assert!(
+            cache.get("b").is_some(),
+            "another session of the reader stays"
+        );
         cache.forget_user(1);
         assert!(cache.get("b").is_none());
-        assert_eq!(cache.get("c").map(|r| r.user_id), Some(2), "other readers stay");
+        assert_eq!(
+            cache.get("c").map(|r| r.user_id),
+            Some(2),
+            "other readers stay"
+        );
 
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(cache.get("c").is_none(), "expired");
@@ -194,8 +201,14 @@ mod tests {
         let cache = SessionCache::new(Duration::from_millis(1000));
         cache.insert("a", record(1), cache.generation());
         tokio::time::sleep(Duration::from_millis(600)).await;
-        assert!(cache.get("a").is_none(), "the first request past half the TTL refreshes");
-        assert!(cache.get("a").is_some(), "the others keep the copy meanwhile");
+        assert!(
+            cache.get("a").is_none(),
+            "the first request past half the TTL refreshes"
+        );
+        assert!(
+            cache.get("a").is_some(),
+            "the others keep the copy meanwhile"
+        );
         assert!(cache.get("a").is_some());
         // Its read found the session: a new copy, a new TTL.
         cache.insert("a", record(1), cache.generation());
