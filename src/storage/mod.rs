@@ -39,5 +39,5 @@ pub use users::Credentials;
 pub use error::{Cause, Conflict, Error};
 pub use migrations::{SchemaStatus, OLDEST_SCHEMA};
 pub use pools::{
-    install_drivers, BoxFuture, CredentialSource, DatabaseConfig, Db, FeedCacheStats, ReadStats,
+    install_drivers, BoxFuture, CacheStats, CredentialSource, DatabaseConfig, Db, ReadStats,
 };

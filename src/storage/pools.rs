@@ -75,9 +75,9 @@ pub struct ReadStats {
     pub primary_fallback: AtomicU64,
 }
 
-/// Feed-page cache counters since start, for metrics.
+/// Hits and misses of a cache (feed pages, sessions) since start, for metrics.
 #[derive(Debug, Clone, Copy)]
-pub struct FeedCacheStats {
+pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
 }
@@ -233,17 +233,17 @@ impl Db {
         &self.inner.stats
     }
 
-    pub fn feed_cache_stats(&self) -> FeedCacheStats {
+    pub fn feed_cache_stats(&self) -> CacheStats {
         let cache = &self.inner.feed_cache;
-        FeedCacheStats {
+        CacheStats {
             hits: cache.hits.load(Ordering::Relaxed),
             misses: cache.misses.load(Ordering::Relaxed),
         }
     }
 
-    pub fn session_cache_stats(&self) -> FeedCacheStats {
+    pub fn session_cache_stats(&self) -> CacheStats {
         let cache = &self.inner.session_cache;
-        FeedCacheStats {
+        CacheStats {
             hits: cache.hits.load(Ordering::Relaxed),
             misses: cache.misses.load(Ordering::Relaxed),
         }
