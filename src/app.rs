@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::password::Passwords;
 use crate::storage::{CredentialSource, Db};
 use crate::telemetry::Metrics;
-use crate::web::{self, AppState};
+use crate::web::{self, AppServices, AppState};
 
 pub struct Application {
     listener: TcpListener,
@@ -51,14 +51,14 @@ impl Application {
             None => None,
         };
         let passwords = Passwords::with_queue(config.password_queue as usize);
-        let state = AppState {
+        let state = AppState::new(AppServices {
             media,
             db,
             config: Arc::new(config),
             passwords,
             ready: Arc::new(AtomicBool::new(true)),
             metrics: Arc::new(Metrics::new()),
-        };
+        });
         Ok(Self {
             listener,
             metrics_listener,

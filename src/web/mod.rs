@@ -39,8 +39,26 @@ use error::AppError;
 /// Form and API bodies are small; anything larger is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// What handlers and middleware share, behind one `Arc`: every extractor and middleware
+/// layer clones the state per request, and cloning the fields one by one (and dropping them)
+/// was ~8% of a `/healthz`'s CPU (bench/README.md, issue 19).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppServices>);
+
+impl AppState {
+    pub fn new(services: AppServices) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+    fn deref(&self) -> &AppServices {
+        &self.0
+    }
+}
+
+pub struct AppServices {
     pub db: Db,
     pub config: Arc<Config>,
     pub passwords: Passwords,
