@@ -28,6 +28,13 @@ what the configuration reads from AWS that moto does not have:
   - every RDS instance gets its own DbiResourceId (moto gives all the same
     one, so the provider's lookup by resource id finds two instances).
 
+  - instance refresh (moto 5.2.5 has no StartInstanceRefresh at all): a
+    recording fake of Start/Describe/Cancel/RollbackInstanceRefresh. A start
+    is recorded with every parameter (GET /_newsread/refreshes lists them)
+    and finishes at once with the outcome set by POST
+    /_newsread/refresh-outcome (Successful by default); on success the
+    group takes the desired launch template version, as AWS does.
+
 It serves HTTPS (a throwaway self-signed certificate; the provider runs with
 insecure = true): moto evaluates bucket policies, and the buckets deny
 aws:SecureTransport = false, as they should. AWS managed IAM policies are
@@ -239,8 +246,77 @@ def unique_db_resource_ids():
     DBInstance.dbi_resource_id = property(get, lambda self, value: None)
 
 
+REFRESHES = []
+REFRESH_OUTCOME = ["Successful"]
+AS_NS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+
+
+def refresh_fake(environ):
+    """(status, content type, body) for the instance refresh calls and the
+    fake's control paths, None for anything else (the body is put back)."""
+    import io
+    import urllib.parse
+    import uuid
+
+    path = environ.get("PATH_INFO", "")
+    if path == "/_newsread/refreshes":
+        return "200 OK", "application/json", json.dumps(REFRESHES)
+    if path == "/_newsread/refresh-outcome":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        REFRESH_OUTCOME[0] = environ["wsgi.input"].read(size).decode().strip() or "Successful"
+        return "200 OK", "text/plain", REFRESH_OUTCOME[0]
+    if "/autoscaling/" not in environ.get("HTTP_AUTHORIZATION", "") or environ.get("REQUEST_METHOD") != "POST":
+        return None
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(size)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+    action = form.get("Action")
+    if action not in ("StartInstanceRefresh", "DescribeInstanceRefreshes", "CancelInstanceRefresh", "RollbackInstanceRefresh"):
+        return None
+
+    def xml(inner):
+        return "200 OK", "text/xml", '<%sResponse xmlns="%s"><%sResult>%s</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>' % (
+            action, AS_NS, action, inner, action, uuid.uuid4(), action)
+
+    name = form.get("AutoScalingGroupName", "")
+    if action == "StartInstanceRefresh":
+        from moto.autoscaling.models import autoscaling_backends
+        refresh_id = str(uuid.uuid4())
+        status = REFRESH_OUTCOME[0]
+        record = {"InstanceRefreshId": refresh_id, "AutoScalingGroupName": name, "Status": status,
+                  "Params": {k: v for k, v in form.items() if k not in ("Action", "Version")}}
+        REFRESHES.append(record)
+        group = None
+        for region_backend in autoscaling_backends[ACCOUNT].values():
+            group = region_backend.autoscaling_groups.get(name) or group
+        version = form.get("DesiredConfiguration.LaunchTemplate.Version")
+        if group is not None and version and status == "Successful":
+            group.launch_template_version = version
+            group.provided_launch_template_version = version
+        return xml("<InstanceRefreshId>%s</InstanceRefreshId>" % refresh_id)
+    if action == "DescribeInstanceRefreshes":
+        wanted = {v for k, v in form.items() if k.startswith("InstanceRefreshIds.member.")}
+        items = "".join(
+            "<member><InstanceRefreshId>%s</InstanceRefreshId><AutoScalingGroupName>%s</AutoScalingGroupName>"
+            "<Status>%s</Status><StatusReason>newsread moto fake</StatusReason><PercentageComplete>100</PercentageComplete>"
+            "<InstancesToUpdate>0</InstancesToUpdate></member>" % (r["InstanceRefreshId"], r["AutoScalingGroupName"], r["Status"])
+            for r in reversed(REFRESHES)
+            if r["AutoScalingGroupName"] == name and (not wanted or r["InstanceRefreshId"] in wanted))
+        return xml("<InstanceRefreshes>%s</InstanceRefreshes>" % items)
+    return "400 Bad Request", "text/xml", (
+        '<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>ActiveInstanceRefreshNotFound</Code>'
+        '<Message>No in-progress instance refresh (newsread moto fake)</Message></Error></ErrorResponse>' % AS_NS)
+
+
 def with_stubs(app):
     def wrapped(environ, start_response):
+        fake = refresh_fake(environ)
+        if fake is not None:
+            status, ctype, body = fake
+            data = body.encode()
+            start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+            return [data]
         stub = cloudfront_policy_stub(environ)
         if stub is None:
             return app(environ, start_response)
