@@ -43,6 +43,9 @@ what the configuration reads from AWS that moto does not have:
   - CodeBuild projects of source and artifacts type CODEPIPELINE without a
     location, as AWS accepts them (moto 5.2.5 requires a location).
 
+  - CodePipeline metadata timestamps as epoch seconds (moto 5.2.5 answers
+    ISO strings, which the JSON protocol's clients refuse to decode).
+
 It serves HTTPS (a throwaway self-signed certificate; the provider runs with
 insecure = true): moto evaluates bucket policies, and the buckets deny
 aws:SecureTransport = false, as they should. AWS managed IAM policies are
@@ -406,6 +409,20 @@ def codepipeline_projects_need_no_location():
         setattr(cb, name, check)
 
 
+def codepipeline_epoch_timestamps():
+    from moto.codepipeline.models import CodePipeline
+
+    original = CodePipeline.metadata
+
+    def metadata(self):
+        data = dict(original.fget(self))
+        data["created"] = self._created.timestamp()
+        data["updated"] = self._updated.timestamp()
+        return data
+
+    CodePipeline.metadata = property(metadata)
+
+
 def with_stubs(app):
     def wrapped(environ, start_response):
         fake = refresh_fake(environ)
@@ -456,6 +473,7 @@ def main():
     unique_db_resource_ids()
     launch_template_versions()
     codepipeline_projects_need_no_location()
+    codepipeline_epoch_timestamps()
     urllib3.disable_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
