@@ -7,6 +7,10 @@
 #   6. terraform init from the mirror alone, terraform validate, terraform
 #      plan against moto: trial mode (no domain) and full mode (domain,
 #      certificates, CloudFront, WAF, bastion), PostgreSQL and MySQL
+#   8. the delivery pipeline (enable_pipeline, S3 source) applied against
+#      moto after step 7, deploy/aws/release-to-fleet run against it (a
+#      rollback and a release), and a plan proving the next apply keeps the
+#      pipeline's release; the CodeStar variant is planned only (step 6)
 #   7. terraform apply against moto of everything moto can create (trial,
 #      PostgreSQL), a second apply with another release binary (only the
 #      artifact, the launch template and the group may change; the first
@@ -293,6 +297,138 @@ else
   record "fetch-s3-object" FAIL "see above"
 fi
 
+# ------------------------------------------------ 8. the delivery pipeline ---
+# Called after the second release with the trial stack applied. moto's drift
+# would send the RDS instances through modify waiters (see step 7), so the
+# pipeline is applied without a refresh: what changes is exactly what
+# enable_pipeline adds (pipeline resources, release parameter, the launch
+# template's new version and the group). Then deploy/aws/release-to-fleet runs
+# against moto (its instance refresh is the recording fake in moto_server.py)
+# and a refreshing plan must leave the launch template and the group alone:
+# Terraform renders the pipeline's release byte for byte.
+pipeline_checks() {
+  local pvars=(-var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" -var enable_pipeline=true)
+  # Test copy only: the launch template depends on the database endpoints, so
+  # -target pulls the RDS instances in, and moto's RDS drift (already in the
+  # state read back after create) would cost two modify waiters (~160 s).
+  # Their changes are ignored here (the replica's replicate_source_db must
+  # stay in the plan: the provider validates it); nothing in the pipeline
+  # depends on them. Removed again before the destroy.
+  cat >"$TFW/rds_drift_override.tf" <<'TF'
+resource "aws_db_instance" "primary" {
+  lifecycle {
+    ignore_changes = all
+  }
+}
+
+resource "aws_db_instance" "replica" {
+  lifecycle {
+    ignore_changes = [multi_az, performance_insights_enabled, performance_insights_kms_key_id, performance_insights_retention_period]
+  }
+}
+TF
+  if ! (cd "$TFW" && terraform plan -input=false -no-color -refresh=false "${pvars[@]}" -out="$WORK/pipeline.plan" \
+    >"$WORK/plan-pipeline.log" 2>&1); then
+    tail -30 "$WORK/plan-pipeline.log"
+    record "pipeline (S3): apply" FAIL "plan failed"
+    return
+  fi
+  local ptargets=()
+  local addr c skip
+  while read -r addr; do
+    skip=0
+    for c in "${MOTO_CANNOT[@]}"; do
+      [ "$addr" = "$c" ] && skip=1
+    done
+    [ "$skip" -eq 0 ] && ptargets+=("-target=$addr")
+  done < <(changes "$WORK/pipeline.plan" | cut -d' ' -f1)
+  if (cd "$TFW" && timeout 600 terraform apply -auto-approve -input=false -no-color -refresh=false -parallelism=30 \
+    "${pvars[@]}" "${ptargets[@]}" >"$WORK/apply-pipeline.log" 2>&1); then
+    record "pipeline (S3): apply" PASS "${#ptargets[@]} resources created or updated (pipeline, projects, roles, bucket, parameter, launch template)"
+  else
+    grep -A8 'Error:' "$WORK/apply-pipeline.log" | head -60
+    record "pipeline (S3): apply" FAIL "see above"
+    return
+  fi
+  # The deploy stage: the AWS CLI (PATH, else .venv/awscli from PyPI) against moto,
+  # through a shim that skips TLS verification (moto's certificate is
+  # self-signed). The script runs on the venv's python, not a pyenv shim,
+  # which would put its own bin directory (and its aws) first on PATH.
+  local awsbin
+  awsbin=$(command -v aws || true)
+  if [ -z "$awsbin" ]; then
+    [ -x "$ROOT/.venv/awscli/bin/aws" ] || { python3 -m venv "$ROOT/.venv/awscli" &&
+      "$ROOT/.venv/awscli/bin/pip" install -q --disable-pip-version-check awscli; }
+    awsbin="$ROOT/.venv/awscli/bin/aws"
+  fi
+  mkdir -p "$WORK/shim"
+  printf '#!/bin/sh\nexec "%s" --no-verify-ssl "$@" 2>/dev/null\n' "$awsbin" >"$WORK/shim/aws"
+  chmod 0755 "$WORK/shim/aws"
+  head -c 65536 /dev/urandom >"$WORK/newsread-3"
+  (cd "$WORK" && sha256sum newsread-3 >newsread-3.sha256)
+  local lt prefs
+  lt=$(cd "$TFW" && terraform state show -no-color aws_launch_template.app | sed -n 's/^ *id *= *"\(.*\)"/\1/p' | head -1)
+  prefs=$(cd "$TFW" && echo 'jsonencode(local.refresh_preferences)' | terraform console -var-file="$WORK/trial.tfvars" \
+    -var artifact_path="$WORK/newsread-2" -var enable_pipeline=true 2>/dev/null | "$MOTO_PY" -c 'import json,sys; print(json.loads(sys.stdin.read()))')
+  release() {
+    env PATH="$WORK/shim:$PATH" AWS_ENDPOINT_URL="$MOTO_EP" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      AWS_DEFAULT_REGION=eu-west-1 NEWSREAD_RELEASE_BUCKET="$bucket" NEWSREAD_RELEASE_KEY=releases/pipeline/newsread-x86_64 \
+      NEWSREAD_KMS_KEY_ARN="$(cd "$TFW" && terraform state show -no-color aws_kms_key.main | sed -n 's/^ *arn *= *"\(.*\)"/\1/p')" \
+      NEWSREAD_RELEASE_PARAMETER=/newsread/trial/release NEWSREAD_LAUNCH_TEMPLATE_ID="$lt" NEWSREAD_ASG_NAME=newsread-trial-app \
+      NEWSREAD_REFRESH_PREFERENCES="$prefs" NEWSREAD_POLL_SECONDS=0.2 NEWSREAD_REFRESH_TIMEOUT_SECONDS=60 \
+      "$MOTO_PY" "$ROOT/deploy/aws/release-to-fleet" "$@"
+  }
+  # A refresh that rolls back: the stage fails, the new version is gone, the parameter unchanged.
+  curl -sk -X POST --data RollbackSuccessful "$MOTO_EP/_newsread/refresh-outcome" >/dev/null
+  if release "$WORK/newsread-3" >"$WORK/release-rollback.log" 2>&1; then
+    record "release-to-fleet: rollback fails the stage" FAIL "exit 0 after a rolled-back refresh"
+  elif grep -q 'ended RollbackSuccessful' "$WORK/release-rollback.log" && grep -q 'deleted launch template version' "$WORK/release-rollback.log"; then
+    record "release-to-fleet: rollback fails the stage" PASS "exit 1, the failed launch template version deleted (the next release still finds the group on the latest version)"
+  else
+    cat "$WORK/release-rollback.log"
+    record "release-to-fleet: rollback fails the stage" FAIL "see above"
+  fi
+  curl -sk -X POST --data Successful "$MOTO_EP/_newsread/refresh-outcome" >/dev/null
+  if release "$WORK/newsread-3" >"$WORK/release.log" 2>&1 &&
+    curl -sk "$MOTO_EP/_newsread/refreshes" | "$MOTO_PY" -c '
+import json, sys
+last = json.load(sys.stdin)[-1]["Params"]
+want = {"Preferences.AutoRollback": "true", "Preferences.CheckpointPercentages.member.1": "25",
+        "Preferences.CheckpointPercentages.member.3": "100", "Preferences.AlarmSpecification.Alarms.member.1": "newsread-trial-app-5xx",
+        "Preferences.AlarmSpecification.Alarms.member.2": "newsread-trial-unhealthy-targets", "Preferences.MinHealthyPercentage": "100"}
+bad = {k: (v, last.get(k)) for k, v in want.items() if last.get(k) != v}
+assert "DesiredConfiguration.LaunchTemplate.Version" in last, last
+print("refresh preferences:", "as configured" if not bad else bad)
+sys.exit(1 if bad else 0)' >>"$WORK/release.log" 2>&1; then
+    record "release-to-fleet: release" PASS "uploaded, new launch template version, refresh with checkpoints/rollback/2 alarms, parameter updated"
+  else
+    cat "$WORK/release.log"
+    record "release-to-fleet: release" FAIL "see above"
+    return
+  fi
+  # No drift back: Terraform renders the pipeline's release, so neither the
+  # launch template nor the group changes on the next plan.
+  # (moto's own drift on the group, default_instance_warmup, is not ours: only
+  # its launch template and version count.)
+  (cd "$TFW" && terraform plan -input=false -no-color "${pvars[@]}" -target=aws_launch_template.app \
+    -target=aws_autoscaling_group.app -out="$WORK/after-release.plan" >"$WORK/plan-after-release.log" 2>&1)
+  local after
+  after=$( (cd "$TFW" && terraform show -json -no-color "$WORK/after-release.plan") | "$MOTO_PY" -c '
+import json, sys
+for r in json.load(sys.stdin)["resource_changes"]:
+    c = r["change"]
+    if r["address"] == "aws_launch_template.app" and c["actions"] != ["no-op"]:
+        print("launch template", "/".join(c["actions"]))
+    if r["address"] == "aws_autoscaling_group.app" and (c["before"] or {}).get("launch_template") != (c["after"] or {}).get("launch_template"):
+        print("group launch template", c["before"]["launch_template"], "->", c["after"].get("launch_template"))' 2>&1)
+  if [ -s "$WORK/after-release.plan" ] && [ -z "$after" ]; then
+    record "pipeline release: no drift back" PASS "next plan: launch template unchanged, group stays on the pipeline's version"
+  else
+    grep -B2 -A12 'aws_launch_template.app\|Error' "$WORK/plan-after-release.log" | head -60
+    record "pipeline release: no drift back" FAIL "${after:-plan failed}"
+  fi
+}
+
 # ------------------------------------------- 6-7. real provider against moto ---
 step "6. terraform init (mirror) / validate / plan against moto"
 PHASE_START=$SECONDS
@@ -329,7 +465,8 @@ if [ "$moto_ok" -eq 1 ]; then
 import sys
 ep = sys.argv[1]
 services = ["acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "efs", "elbv2", "iam", "kms", "logs",
-            "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2"]
+            "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
+            "codebuild", "codepipeline", "codestarconnections", "events"]
 for alias, region in ((None, "eu-west-1"), ("us_east_1", "us-east-1")):
     print('provider "aws" {')
     if alias:
@@ -392,7 +529,12 @@ VARS
   p3=$!
   plan full-mysql-arm64 "$WORK/full.tfvars" -var db_engine=mysql -var architecture=arm64 &
   p4=$!
-  for pair in "trial-postgres:$p1" "trial-mysql:$p2" "full-postgres:$p3" "full-mysql-arm64:$p4"; do
+  # The CodeStar-connection pipeline: plan only (moto has no CodeStar connections API).
+  plan full-pipeline-codestar-arm64 "$WORK/full.tfvars" -var enable_pipeline=true -var pipeline_source=codestar \
+    -var pipeline_repository=example/newsread -var architecture=arm64 &
+  p5=$!
+  for pair in "trial-postgres:$p1" "trial-mysql:$p2" "full-postgres:$p3" "full-mysql-arm64:$p4" \
+    "full-pipeline-codestar-arm64:$p5"; do
     name=${pair%%:*}
     if wait "${pair##*:}"; then
       record "terraform plan $name" PASS "$(grep -o 'Plan: [0-9]* to add' "$WORK/plan-$name.log")"
@@ -401,6 +543,12 @@ VARS
       record "terraform plan $name" FAIL "see above"
     fi
   done
+  if grep -q 'aws_codestarconnections_connection.source\[0\] will be created' "$WORK/plan-full-pipeline-codestar-arm64.log" &&
+    grep -q 'aws_codepipeline.release\[0\] will be created' "$WORK/plan-full-pipeline-codestar-arm64.log"; then
+    record "pipeline (CodeStar): plan only" PASS "connection + pipeline planned; moto has no CodeStar connections API"
+  else
+    record "pipeline (CodeStar): plan only" FAIL "no connection or pipeline in the plan"
+  fi
   if grep -q 'data.aws_cloudfront' "$WORK/plan-trial-postgres.log"; then
     record "trial mode reads no CloudFront" FAIL "a CloudFront data source is read without a domain"
   else
@@ -489,6 +637,12 @@ PY
     fi
     phase_time
   fi
+  if [ "$applied" -eq 1 ]; then
+    step "8. delivery pipeline (S3 source) against moto: apply, release-to-fleet, no drift back"
+    pipeline_checks
+    rm -f "$TFW/rds_drift_override.tf"
+    phase_time
+  fi
   # As docs/deploy-aws.md §11: empty the versioned buckets (never force-destroyed), destroy,
   # and if a last access-log file landed meanwhile (BucketNotEmpty), empty and destroy again.
   empty_buckets() {
@@ -508,7 +662,7 @@ PY
   }
   destroy() {
     (cd "$TFW" && timeout 1500 terraform destroy -auto-approve -input=false -no-color -parallelism=30 \
-      -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" >"$WORK/destroy.log" 2>&1)
+      -var-file="$WORK/trial.tfvars" -var artifact_path="$WORK/newsread-2" -var enable_pipeline=true >"$WORK/destroy.log" 2>&1)
   }
   empty_buckets
   destroyed=0

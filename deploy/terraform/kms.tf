@@ -58,6 +58,30 @@ data "aws_iam_policy_document" "kms_main" {
     }
   }
 
+  # The pipeline's roles (pipeline.tf, enable_pipeline): artifacts, the
+  # build cache and releases, through S3 only. Their IAM policies grant the
+  # same; this names them in the key policy too.
+  dynamic "statement" {
+    for_each = var.enable_pipeline ? [1] : []
+
+    content {
+      sid       = "PipelineRolesThroughS3"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = [aws_iam_role.pipeline[0].arn, aws_iam_role.pipeline_build[0].arn, aws_iam_role.pipeline_deploy[0].arn]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
   statement {
     sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]

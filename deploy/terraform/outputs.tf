@@ -82,3 +82,18 @@ output "bastion_instance_id" {
   description = "Instance ID of the SSM bastion (null unless enable_bastion)."
   value       = var.enable_bastion ? aws_instance.bastion[0].id : null
 }
+
+output "pipeline_name" {
+  description = "Name of the delivery pipeline (null unless enable_pipeline)."
+  value       = var.enable_pipeline ? aws_codepipeline.release[0].name : null
+}
+
+output "pipeline_source_location" {
+  description = "Where a release starts: s3://bucket/key of the source zip (pipeline_source = s3), or the CodeStar connection ARN to complete in the console (codestar); null unless enable_pipeline."
+  value       = local.pipeline_s3 == 1 ? "s3://${aws_s3_bucket.pipeline[0].id}/${local.pipeline_source_key}" : (local.pipeline_cs == 1 ? aws_codestarconnections_connection.source[0].arn : null)
+}
+
+output "release_parameter" {
+  description = "SSM parameter naming the release the fleet runs (S3 key, version id, SHA-256); written by the pipeline (null unless enable_pipeline)."
+  value       = var.enable_pipeline ? aws_ssm_parameter.release[0].name : null
+}

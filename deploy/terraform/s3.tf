@@ -131,6 +131,28 @@ data "aws_iam_policy_document" "logs_bucket" {
       values   = [local.account_id]
     }
   }
+
+  # The pipeline bucket's access logs (pipeline.tf, enable_pipeline).
+  dynamic "statement" {
+    for_each = var.enable_pipeline ? [1] : []
+
+    content {
+      sid       = "S3ServerAccessLoggingPipeline"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.logs.arn}/s3/pipeline/*"]
+
+      principals {
+        type        = "Service"
+        identifiers = ["logging.s3.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
 }
 
 # Object events go to EventBridge (no cost unless a rule consumes them), so
@@ -267,9 +289,18 @@ locals {
   # SHA-256, so a new build means a new launch template version, and an older
   # launch template version (rollback) still fetches its own binary until the
   # lifecycle rule expires it.
-  artifact_sha256     = var.artifact_path != "" ? filesha256(var.artifact_path) : var.artifact_sha256
-  artifact_key        = var.artifact_path != "" ? "releases/newsread" : var.artifact_s3_key
-  artifact_version_id = var.artifact_path != "" ? aws_s3_object.binary[0].version_id : var.artifact_s3_version_id
+  #
+  # With enable_pipeline the pipeline owns the release: these seed the release
+  # parameter once (pipeline.tf), and the user data renders what that
+  # parameter says now (local.release), so an apply after a pipeline release
+  # renders the pipeline's binary, not this one.
+  terraform_artifact_sha256     = var.artifact_path != "" ? filesha256(var.artifact_path) : var.artifact_sha256
+  terraform_artifact_key        = var.artifact_path != "" ? "releases/newsread" : var.artifact_s3_key
+  terraform_artifact_version_id = var.artifact_path != "" ? aws_s3_object.binary[0].version_id : var.artifact_s3_version_id
+
+  artifact_sha256     = var.enable_pipeline ? local.release.sha256 : local.terraform_artifact_sha256
+  artifact_key        = var.enable_pipeline ? local.release.key : local.terraform_artifact_key
+  artifact_version_id = var.enable_pipeline ? local.release.version_id : local.terraform_artifact_version_id
 
   efs_tls             = var.efs_utils_deb_path != ""
   efs_utils_deb_sha   = local.efs_tls ? filesha256(var.efs_utils_deb_path) : ""
@@ -281,13 +312,13 @@ resource "aws_s3_object" "binary" {
   count = var.artifact_path != "" ? 1 : 0
 
   bucket                 = aws_s3_bucket.artifacts.id
-  key                    = local.artifact_key
+  key                    = local.terraform_artifact_key
   source                 = var.artifact_path
-  source_hash            = local.artifact_sha256
+  source_hash            = local.terraform_artifact_sha256
   content_type           = "application/octet-stream"
   server_side_encryption = "aws:kms"
   kms_key_id             = aws_kms_key.main.arn
-  metadata               = { sha256 = local.artifact_sha256 }
+  metadata               = { sha256 = local.terraform_artifact_sha256 }
 
   depends_on = [aws_s3_bucket_versioning.artifacts]
 }

@@ -574,3 +574,88 @@ variable "enable_bastion" {
   type        = bool
   default     = false
 }
+
+# --------------------------------------------------------------- delivery ---
+
+variable "enable_pipeline" {
+  description = "Create the delivery pipeline (pipeline.tf): CodePipeline from the source (pipeline_source) through a CodeBuild build (buildspec.yml: checks, tests that need no services, scripts/release) to a CodeBuild deploy (deploy/aws/release-to-fleet: new binary version, new launch template version, instance refresh with checkpoints and alarm rollback). Off by default. With it, the pipeline owns the release: Terraform's artifact_* only seed the first one (docs/deploy-aws.md, Releasing)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.enable_pipeline || var.artifact_path != "" || var.artifact_s3_version_id != ""
+    error_message = "enable_pipeline needs the first release pinned by an S3 version: set artifact_path, or artifact_s3_version_id beside artifact_s3_key."
+  }
+}
+
+variable "pipeline_source" {
+  description = "Where the pipeline's source comes from: s3 (default: a zip of the repository uploaded to s3://<pipeline bucket>/source/newsread.zip starts a run) or codestar (a CodeStar connection to pipeline_repository on pipeline_branch; the connection must be completed once in the console)."
+  type        = string
+  default     = "s3"
+
+  validation {
+    condition     = contains(["s3", "codestar"], var.pipeline_source)
+    error_message = "pipeline_source must be s3 or codestar."
+  }
+}
+
+variable "pipeline_repository" {
+  description = "owner/name of the repository for pipeline_source = codestar."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pipeline_source != "codestar" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.pipeline_repository))
+    error_message = "pipeline_repository must be owner/name when pipeline_source is codestar."
+  }
+}
+
+variable "pipeline_branch" {
+  description = "Branch whose merged commits the pipeline releases (pipeline_source = codestar)."
+  type        = string
+  default     = "main"
+}
+
+variable "pipeline_connection_provider" {
+  description = "Provider of the CodeStar connection (pipeline_source = codestar): GitHub, GitHubEnterpriseServer, Bitbucket or GitLab."
+  type        = string
+  default     = "GitHub"
+
+  validation {
+    condition     = contains(["GitHub", "GitHubEnterpriseServer", "Bitbucket", "GitLab"], var.pipeline_connection_provider)
+    error_message = "pipeline_connection_provider must be GitHub, GitHubEnterpriseServer, Bitbucket or GitLab."
+  }
+}
+
+variable "pipeline_build_compute_type" {
+  description = "CodeBuild compute type of the build stage (BUILD_GENERAL1_MEDIUM: 4 vCPU, 7 GB; LARGE: 8 vCPU, 15 GB, about twice the price per minute and a shorter build)."
+  type        = string
+  default     = "BUILD_GENERAL1_LARGE"
+
+  validation {
+    condition     = contains(["BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE", "BUILD_GENERAL1_XLARGE", "BUILD_GENERAL1_2XLARGE"], var.pipeline_build_compute_type)
+    error_message = "pipeline_build_compute_type must be BUILD_GENERAL1_MEDIUM, _LARGE, _XLARGE or _2XLARGE (SMALL has too little memory to link the release)."
+  }
+}
+
+variable "pipeline_checkpoint_percentages" {
+  description = "Instance refresh checkpoints of a pipeline release: after each percentage of the group is replaced the refresh pauses pipeline_checkpoint_delay_seconds, long enough for the 5xx and unhealthy-host alarms to fire and roll it back. The last must be 100."
+  type        = list(number)
+  default     = [25, 50, 100]
+
+  validation {
+    condition     = length(var.pipeline_checkpoint_percentages) > 0 && var.pipeline_checkpoint_percentages[length(var.pipeline_checkpoint_percentages) - 1] == 100 && alltrue([for i, p in var.pipeline_checkpoint_percentages : p > 0 && p <= 100 && (i == 0 || p > var.pipeline_checkpoint_percentages[max(i - 1, 0)])])
+    error_message = "pipeline_checkpoint_percentages must be increasing, between 1 and 100, and end with 100."
+  }
+}
+
+variable "pipeline_checkpoint_delay_seconds" {
+  description = "Pause at each checkpoint of a pipeline release (the alarms need 3 to 5 one-minute periods to fire)."
+  type        = number
+  default     = 360
+
+  validation {
+    condition     = var.pipeline_checkpoint_delay_seconds >= 300 && var.pipeline_checkpoint_delay_seconds <= 3600
+    error_message = "pipeline_checkpoint_delay_seconds must be between 300 (the alarms' five-minute window) and 3600."
+  }
+}

@@ -676,7 +676,8 @@ fn encryption_everywhere(tf: &Tf) -> Outcome {
     v.check(!buckets.is_empty(), || "no S3 bucket".into());
     for b in buckets {
         let want = format!("aws_s3_bucket.{}.id", b.label(1));
-        v.check(sse.contains(&want), || {
+        let counted = format!("aws_s3_bucket.{}[0].id", b.label(1));
+        v.check(sse.contains(&want) || sse.contains(&counted), || {
             format!("{}: default encryption missing", b.address())
         });
     }
@@ -1963,7 +1964,7 @@ fn releases_survive_a_new_release(tf: &Tf) -> Outcome {
     let m = tf.root();
     let mut v = Violations::new();
     let key = m
-        .local("artifact_key")
+        .local("terraform_artifact_key")
         .map(|e| show(&e))
         .unwrap_or_default();
     v.check(
@@ -1971,7 +1972,7 @@ fn releases_survive_a_new_release(tf: &Tf) -> Outcome {
         || format!("a new build must be a new version of one key (updated in place), not a new key that replaces the old object: artifact_key = {key}"),
     );
     let version = m
-        .local("artifact_version_id")
+        .local("terraform_artifact_version_id")
         .map(|e| show(&e))
         .unwrap_or_default();
     v.check(
@@ -2415,6 +2416,625 @@ fn final_snapshot_is_unique_and_trial_mode_reads_no_cloudfront() {
             &[("edge.tf", "data \"aws_cloudfront_cache_policy\" \"caching_disabled\" { count = local.edge_enabled ? 1 : 0", "data \"aws_cloudfront_cache_policy\" \"caching_disabled\" {")],
             &[("app.tf", "local.edge_enabled ? { NEWSREAD_CLIENT_ADDRESS_HEADER", "true ? { NEWSREAD_CLIENT_ADDRESS_HEADER")],
             &[("edge.tf", "name = \"Managed-AllViewerAndCloudFrontHeaders-2022-06\"", "name = \"Managed-AllViewer\"")],
+        ],
+    );
+}
+
+// ------------------------------------------------------------- delivery ---
+
+/// The pipeline's policy documents (pipeline.tf), one per role.
+const PIPELINE_DOCS: [&str; 4] = [
+    "pipeline",
+    "pipeline_build",
+    "pipeline_deploy",
+    "pipeline_trigger",
+];
+
+/// Describe calls without resource-level permissions ("*" is the only
+/// resource they accept) that the deploy script makes.
+const PIPELINE_DESCRIBE: [&str; 4] = [
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeInstanceRefreshes",
+];
+
+/// A statement of a policy document, `dynamic "statement"` content included:
+/// (sid, actions, resources as resolved text, condition variables).
+struct Stmt {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    conditions: Vec<String>,
+}
+
+fn doc_statements(m: &Module, doc: &Item) -> Vec<Stmt> {
+    let mut bodies: Vec<&hcl::Body> = blocks(doc.body(), "statement")
+        .into_iter()
+        .map(|b| b.body())
+        .collect();
+    for d in blocks(doc.body(), "dynamic") {
+        if d.labels().first().map(|l| l.as_str()) == Some("statement") {
+            if let Some(c) = block_path(d.body(), &["content"]) {
+                bodies.push(c);
+            }
+        }
+    }
+    bodies
+        .into_iter()
+        .map(|b| {
+            let resources = match attr(b, "resources").map(|e| m.resolve(e)) {
+                Some(Expression::Array(items)) => {
+                    items.iter().map(|i| show(&m.resolve(i))).collect()
+                }
+                Some(other) => vec![show(&other)],
+                None => vec![],
+            };
+            Stmt {
+                sid: attr_str(b, "sid").unwrap_or_default(),
+                actions: attr(b, "actions").map(strings).unwrap_or_default(),
+                resources,
+                conditions: blocks(b, "condition")
+                    .iter()
+                    .map(|c| attr_text(c.body(), "variable"))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn pipeline_roles_least_privilege(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    for name in PIPELINE_DOCS {
+        let Some(doc) = m.data("aws_iam_policy_document", name) else {
+            v.push(format!("data.aws_iam_policy_document.{name} missing"));
+            continue;
+        };
+        for s in doc_statements(m, doc) {
+            let what = format!("{name}/{}", s.sid);
+            v.check(!s.actions.is_empty(), || format!("{what}: no actions"));
+            v.check(
+                !s.actions.iter().any(|a| a == "*" || a.ends_with(":*")),
+                || format!("{what}: wildcard action {:?}", s.actions),
+            );
+            v.check(!s.resources.is_empty(), || format!("{what}: no resources"));
+            for r in &s.resources {
+                let bare = r.trim_matches('"') == "*";
+                v.check(
+                    !bare
+                        || s.actions
+                            .iter()
+                            .all(|a| PIPELINE_DESCRIBE.contains(&a.as_str())),
+                    || format!("{what}: Resource \"*\" for {:?}", s.actions),
+                );
+                // Buckets by ARN: a whole bucket's objects ("<bucket>/*") is
+                // too much; each names its prefix or key.
+                v.check(
+                    !(r.contains("aws_s3_bucket.") && r.ends_with("arn}/*\"")),
+                    || format!("{what}: every object of a bucket ({r})"),
+                );
+                v.check(!r.contains(":*:*") && !r.contains("::*"), || {
+                    format!("{what}: wildcard account or region in {r}")
+                });
+            }
+            let touches = |p: &str| s.actions.iter().any(|a| a.starts_with(p));
+            if touches("kms:") {
+                v.check(
+                    s.conditions.iter().any(|c| c.contains("kms:ViaService")),
+                    || format!("{what}: KMS only through a service (kms:ViaService)"),
+                );
+                v.check(
+                    s.resources.iter().all(|r| r == "aws_kms_key.main.arn"),
+                    || {
+                        format!(
+                            "{what}: KMS on the project's key only, got {:?}",
+                            s.resources
+                        )
+                    },
+                );
+            }
+            if touches("s3:Put") && name == "pipeline_deploy" {
+                v.check(
+                    s.resources
+                        == vec![
+                            "\"${aws_s3_bucket.artifacts.arn}/${local.pipeline_release_key}\""
+                                .to_string(),
+                        ],
+                    || {
+                        format!(
+                            "{what}: the deploy role writes the one release key only, got {:?}",
+                            s.resources
+                        )
+                    },
+                );
+            }
+            if touches("ec2:Create") || touches("ec2:Modify") || touches("ec2:Delete") {
+                v.check(
+                    s.actions.iter().all(|a| a.starts_with("ec2:CreateTags"))
+                        || (s.resources.len() == 1
+                            && s.resources[0]
+                                .ends_with(":launch-template/${aws_launch_template.app.id}\"")),
+                    || {
+                        format!(
+                            "{what}: launch template writes on the app's template only, got {:?}",
+                            s.resources
+                        )
+                    },
+                );
+            }
+            if touches("ec2:RunInstances") {
+                v.check(
+                    s.conditions
+                        .iter()
+                        .any(|c| c.contains("ec2:LaunchTemplate")),
+                    || format!("{what}: RunInstances only from the app's launch template"),
+                );
+            }
+            if touches("autoscaling:Start") || touches("autoscaling:Cancel") {
+                v.check(
+                    s.resources.len() == 1
+                        && s.resources[0].ends_with("autoScalingGroupName/${local.app_asg_name}\""),
+                    || {
+                        format!(
+                            "{what}: refreshes of the app group only, got {:?}",
+                            s.resources
+                        )
+                    },
+                );
+            }
+            if touches("iam:PassRole") {
+                v.check(
+                    s.resources == vec!["aws_iam_role.app.arn".to_string()]
+                        && s.conditions
+                            .iter()
+                            .any(|c| c.contains("iam:PassedToService")),
+                    || format!("{what}: PassRole of the app role to EC2 only"),
+                );
+            }
+            if touches("logs:") {
+                v.check(
+                    s.resources
+                        .iter()
+                        .all(|r| r.contains("aws_cloudwatch_log_group.pipeline[")),
+                    || {
+                        format!(
+                            "{what}: logs only to the pipeline's own log group, got {:?}",
+                            s.resources
+                        )
+                    },
+                );
+            }
+            if touches("ssm:") {
+                v.check(
+                    s.resources == vec!["aws_ssm_parameter.release[0].arn".to_string()],
+                    || format!("{what}: the release parameter only, got {:?}", s.resources),
+                );
+            }
+        }
+    }
+    // One inline policy per role, no managed policy on any pipeline role.
+    for role in [
+        "pipeline",
+        "pipeline_build",
+        "pipeline_deploy",
+        "pipeline_trigger",
+    ] {
+        let inline = m
+            .resources("aws_iam_role_policy")
+            .iter()
+            .filter(|p| attr_text(p.body(), "role") == format!("aws_iam_role.{role}[0].id"))
+            .count();
+        v.check(inline == 1, || {
+            format!("aws_iam_role.{role}: exactly one inline policy, found {inline}")
+        });
+    }
+    for a in m.resources("aws_iam_role_policy_attachment") {
+        v.check(
+            !attr_text(a.body(), "role").contains("aws_iam_role.pipeline"),
+            || format!("{}: no managed policy on a pipeline role", a.address()),
+        );
+    }
+    v.outcome()
+}
+
+#[test]
+fn every_pipeline_role_is_scoped_to_its_own_resources() {
+    assert_policy(
+        pipeline_roles_least_privilege,
+        &[
+            &[(
+                "pipeline.tf",
+                "resources = [\"${aws_s3_bucket.artifacts.arn}/${local.pipeline_release_key}\"]",
+                "resources = [\"${aws_s3_bucket.artifacts.arn}/*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "actions = [\"autoscaling:StartInstanceRefresh\", \"autoscaling:CancelInstanceRefresh\"]",
+                "actions = [\"autoscaling:*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "\"autoscaling:DescribeInstanceRefreshes\",",
+                "\"autoscaling:DescribeInstanceRefreshes\", \"autoscaling:StartInstanceRefresh\",",
+            )],
+            &[(
+                "pipeline.tf",
+                "actions = [\"ec2:CreateLaunchTemplateVersion\", \"ec2:ModifyLaunchTemplate\", \"ec2:DeleteLaunchTemplateVersions\"] resources = [local.launch_template_arn]",
+                "actions = [\"ec2:CreateLaunchTemplateVersion\", \"ec2:ModifyLaunchTemplate\", \"ec2:DeleteLaunchTemplateVersions\"] resources = [\"arn:aws:ec2:*:*:launch-template/*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "resources = [aws_iam_role.app.arn]",
+                "resources = [\"*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "variable = \"ec2:LaunchTemplate\"",
+                "variable = \"ec2:Region\"",
+            )],
+            &[(
+                "pipeline.tf",
+                "resources = [aws_ssm_parameter.release[0].arn]",
+                "resources = [\"arn:aws:ssm:*:*:parameter/*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "pipeline_run_objects = \"${local.pipeline_bucket_arn}/${local.pipeline_artifact_prefix}*\"",
+                "pipeline_run_objects = \"${aws_s3_bucket.pipeline[0].arn}/*\"",
+            )],
+            &[(
+                "pipeline.tf",
+                "actions = [\"codebuild:StartBuild\", \"codebuild:BatchGetBuilds\"]",
+                "actions = [\"codebuild:*\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "values = local.kms_via_s3 } } statement { sid = \"WriteBuildLogs\"",
+                "values = local.kms_via_s3\n }\n }\n statement {\n sid = \"KeyAnywhere\"\n actions = [\"kms:Decrypt\"]\n resources = [\"*\"]\n }\n statement {\n sid = \"WriteBuildLogs\"",
+            )],
+            &[(
+                "pipeline.tf",
+                "resources = [\"${aws_cloudwatch_log_group.pipeline[\"deploy\"].arn}:*\"]",
+                "resources = [\"arn:aws:logs:*:*:*\"]",
+            )],
+        ],
+    );
+}
+
+fn pipeline_encrypted_with_the_project_key(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let key = "aws_kms_key.main.arn";
+    let p = m
+        .resource("aws_codepipeline", "release")
+        .ok_or("aws_codepipeline.release missing")?;
+    let store = block_path(p.body(), &["artifact_store", "encryption_key"]);
+    v.check(
+        store.is_some_and(|e| {
+            attr_text(e, "id") == key && attr_str(e, "type").as_deref() == Some("KMS")
+        }),
+        || "the pipeline's artifact store must be encrypted with aws_kms_key.main".into(),
+    );
+    v.check(
+        block_path(p.body(), &["artifact_store"])
+            .is_some_and(|s| attr_text(s, "location") == "aws_s3_bucket.pipeline[0].id"),
+        || "the artifact store is the pipeline bucket".into(),
+    );
+    for name in ["build", "deploy"] {
+        let Some(c) = m.resource("aws_codebuild_project", name) else {
+            v.push(format!("aws_codebuild_project.{name} missing"));
+            continue;
+        };
+        v.check(attr_text(c.body(), "encryption_key") == key, || {
+            format!("aws_codebuild_project.{name}: encryption_key must be aws_kms_key.main")
+        });
+        let privileged = block_path(c.body(), &["environment"])
+            .and_then(|e| attr(e, "privileged_mode"))
+            .and_then(|e| m.boolean(e));
+        v.check(privileged == Some(false), || {
+            format!("aws_codebuild_project.{name}: privileged_mode must be false")
+        });
+        let logs = block_path(c.body(), &["logs_config", "cloudwatch_logs"])
+            .map(|l| attr_text(l, "group_name"))
+            .unwrap_or_default();
+        v.check(logs.contains("aws_cloudwatch_log_group.pipeline["), || {
+            format!("aws_codebuild_project.{name}: logs to its own pipeline log group")
+        });
+    }
+    let cache = m
+        .resource("aws_codebuild_project", "build")
+        .and_then(|c| block_path(c.body(), &["cache"]));
+    v.check(
+        cache.is_some_and(|c| {
+            attr_str(c, "type").as_deref() == Some("S3")
+                && attr_text(c, "location").contains("aws_s3_bucket.pipeline[0].id")
+        }),
+        || "the build cache lives in the (KMS-encrypted) pipeline bucket".into(),
+    );
+    let sse = m
+        .resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            "pipeline",
+        )
+        .and_then(|s| {
+            block_path(
+                s.body(),
+                &["rule", "apply_server_side_encryption_by_default"],
+            )
+        });
+    v.check(
+        sse.is_some_and(|d| {
+            attr_str(d, "sse_algorithm").as_deref() == Some("aws:kms")
+                && attr_text(d, "kms_master_key_id") == key
+        }),
+        || "the pipeline bucket must default to SSE-KMS with aws_kms_key.main".into(),
+    );
+    v.check(
+        m.resource("aws_s3_bucket_versioning", "pipeline").is_some()
+            && m.resource("aws_s3_bucket_public_access_block", "pipeline")
+                .is_some(),
+        || "the pipeline bucket must be versioned (S3 source) and block public access".into(),
+    );
+    let lg = m.resource("aws_cloudwatch_log_group", "pipeline");
+    v.check(
+        lg.is_some_and(|g| {
+            attr_text(g.body(), "kms_key_id") == key
+                && attr_text(g.body(), "retention_in_days") == "var.log_retention_days"
+        }),
+        || "the pipeline log groups need the project's key and a retention".into(),
+    );
+    let up = m
+        .data("aws_iam_policy_document", "pipeline_deploy")
+        .map(|d| doc_statements(m, d))
+        .unwrap_or_default();
+    v.check(
+        up.iter()
+            .any(|s| s.actions == vec!["s3:PutObject".to_string()]),
+        || "the deploy role uploads the release".into(),
+    );
+    let script = std::fs::read_to_string(terraform_dir().join("../aws/release-to-fleet"))
+        .unwrap_or_default();
+    v.check(
+        script.contains("\"--server-side-encryption\", \"aws:kms\"")
+            && script.contains("\"--ssekms-key-id\", kms_key"),
+        || "deploy/aws/release-to-fleet must upload with SSE-KMS and the project's key".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn pipeline_artifacts_cache_and_logs_use_the_project_key() {
+    assert_policy(
+        pipeline_encrypted_with_the_project_key,
+        &[
+            &[(
+                "pipeline.tf",
+                "encryption_key { id = aws_kms_key.main.arn type = \"KMS\" }",
+                "\n",
+            )],
+            &[(
+                "pipeline.tf",
+                "service_role = aws_iam_role.pipeline_build[0].arn encryption_key = aws_kms_key.main.arn",
+                "service_role = aws_iam_role.pipeline_build[0].arn\n",
+            )],
+            &[(
+                "pipeline.tf",
+                "sse_algorithm = \"aws:kms\" kms_master_key_id = aws_kms_key.main.arn } bucket_key_enabled = true } } resource \"aws_s3_bucket_lifecycle_configuration\" \"pipeline\"",
+                "sse_algorithm = \"AES256\"\n }\n bucket_key_enabled = true\n }\n }\n resource \"aws_s3_bucket_lifecycle_configuration\" \"pipeline\"",
+            )],
+            &[(
+                "pipeline.tf",
+                "type = \"S3\" location = \"${aws_s3_bucket.pipeline[0].id}/cache/build\"",
+                "type = \"LOCAL\"\n modes = [\"LOCAL_SOURCE_CACHE\"]",
+            )],
+            &[(
+                "pipeline.tf",
+                "retention_in_days = var.log_retention_days kms_key_id = aws_kms_key.main.arn",
+                "retention_in_days = var.log_retention_days\n",
+            )],
+        ],
+    );
+}
+
+fn pipeline_refresh_rolls_back(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    let prefs = match m.local("refresh_preferences") {
+        Some(Expression::Object(o)) => o,
+        _ => return Err("local.refresh_preferences (an object) missing".into()),
+    };
+    let get = |k: &str| {
+        prefs
+            .iter()
+            .find(|(key, _)| {
+                let name = match key {
+                    hcl::expr::ObjectKey::Identifier(i) => i.to_string(),
+                    hcl::expr::ObjectKey::Expression(e) => show(e),
+                    _ => String::new(),
+                };
+                name.trim_matches('"') == k
+            })
+            .map(|(_, e)| e.clone())
+    };
+    v.check(
+        get("AutoRollback").and_then(|e| m.boolean(&e)) == Some(true),
+        || "AutoRollback must be true".into(),
+    );
+    v.check(
+        get("MinHealthyPercentage").and_then(|e| m.number(&e)) == Some(100.0),
+        || "MinHealthyPercentage must be 100 (new instances first)".into(),
+    );
+    let checkpoints = get("CheckpointPercentages").map(|e| m.resolve(&e));
+    let points: Vec<f64> = match &checkpoints {
+        Some(Expression::Array(a)) => a.iter().filter_map(|x| m.number(x)).collect(),
+        _ => vec![],
+    };
+    v.check(
+        points.len() >= 2
+            && points.last() == Some(&100.0)
+            && points.windows(2).all(|w| w[0] < w[1]),
+        || format!("CheckpointPercentages must be increasing steps ending at 100, are {points:?}"),
+    );
+    let delay = get("CheckpointDelay").and_then(|e| m.number(&e));
+    v.check(delay.is_some_and(|d| d >= 300.0), || {
+        format!("CheckpointDelay must give the 5-minute alarms time to fire, is {delay:?}")
+    });
+    let alarms = get("AlarmSpecification")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    let listed = m
+        .local("refresh_alarms")
+        .map(|e| show(&e))
+        .unwrap_or_default();
+    v.check(alarms.contains("local.refresh_alarms"), || {
+        "AlarmSpecification must list local.refresh_alarms".into()
+    });
+    for a in [
+        "aws_cloudwatch_metric_alarm.target_5xx",
+        "aws_cloudwatch_metric_alarm.unhealthy_hosts",
+    ] {
+        v.check(listed.contains(a), || {
+            format!("the refresh must roll back on {a}")
+        });
+    }
+    let passed = m
+        .resource("aws_codebuild_project", "deploy")
+        .is_some_and(|d| {
+            let mut all = vec![];
+            all_attributes(d.body(), &mut all);
+            all.iter().any(|(k, e)| {
+                *k == "for_each"
+                    && show(e).contains(
+                        "NEWSREAD_REFRESH_PREFERENCES = jsonencode(local.refresh_preferences)",
+                    )
+            })
+        });
+    v.check(passed, || {
+        "the deploy project must pass jsonencode(local.refresh_preferences) to the script".into()
+    });
+    let script = std::fs::read_to_string(terraform_dir().join("../aws/release-to-fleet"))
+        .unwrap_or_default();
+    v.check(
+        script.contains("\"--preferences\", json.dumps(preferences)")
+            && script.contains("\"--desired-configuration\", desired")
+            && script.contains("fail(\"instance refresh %s ended %s"),
+        || "release-to-fleet must start the refresh with those preferences and fail when it does not succeed".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn pipeline_refresh_has_checkpoints_and_rolls_back_on_both_alarms() {
+    assert_policy(
+        pipeline_refresh_rolls_back,
+        &[
+            &[("pipeline.tf", "AutoRollback = true", "AutoRollback = false")],
+            &[(
+                "pipeline.tf",
+                "aws_cloudwatch_metric_alarm.target_5xx.alarm_name,",
+                "",
+            )],
+            &[(
+                "pipeline.tf",
+                "aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name,",
+                "",
+            )],
+            &[("variables.tf", "default = [25, 50, 100]", "default = [100]")],
+            &[("variables.tf", "default = 360", "default = 60")],
+            &[(
+                "pipeline.tf",
+                "MinHealthyPercentage = 100",
+                "MinHealthyPercentage = 50",
+            )],
+        ],
+    );
+}
+
+fn pipeline_optional_and_owns_the_release(tf: &Tf) -> Outcome {
+    let m = tf.root();
+    let mut v = Violations::new();
+    v.check(
+        matches!(
+            m.var_default("enable_pipeline"),
+            Some(Expression::Bool(false))
+        ),
+        || "enable_pipeline must default to false".into(),
+    );
+    // Everything in pipeline.tf exists only with the pipeline.
+    for item in m.items.iter().filter(|i| i.file == "pipeline.tf") {
+        if item.kind() != "resource" && item.kind() != "data" {
+            continue;
+        }
+        let gate = attr(item.body(), "count")
+            .or_else(|| attr(item.body(), "for_each"))
+            .map(show)
+            .unwrap_or_default();
+        v.check(
+            gate.contains("local.pipeline") || gate.contains("var.enable_pipeline"),
+            || {
+                format!(
+                    "{} must exist only with enable_pipeline (count/for_each)",
+                    item.address()
+                )
+            },
+        );
+    }
+    // The release pointer: Terraform seeds it and then leaves it to the pipeline.
+    let param = m.resource("aws_ssm_parameter", "release");
+    v.check(
+        param.is_some_and(|p| {
+            block_path(p.body(), &["lifecycle"])
+                .is_some_and(|l| attr_text(l, "ignore_changes").contains("insecure_value"))
+        }),
+        || {
+            "aws_ssm_parameter.release must ignore changes to its value (the pipeline writes it)"
+                .into()
+        },
+    );
+    for field in ["sha256", "key", "version_id"] {
+        let local = m
+            .local(&format!("artifact_{field}"))
+            .map(|e| show(&e))
+            .unwrap_or_default();
+        v.check(
+            local.contains(&format!("var.enable_pipeline ? local.release.{field}")),
+            || format!("local.artifact_{field} must come from the release parameter with the pipeline, is `{local}`"),
+        );
+    }
+    let release = m.local("release").map(|e| show(&e)).unwrap_or_default();
+    v.check(
+        release.contains("jsondecode(aws_ssm_parameter.release[0].insecure_value)"),
+        || "local.release must read the release parameter".into(),
+    );
+    v.outcome()
+}
+
+#[test]
+fn pipeline_is_optional_and_an_apply_after_a_release_keeps_it() {
+    assert_policy(
+        pipeline_optional_and_owns_the_release,
+        &[
+            &[(
+                "variables.tf",
+                "type = bool default = false validation { condition = !var.enable_pipeline",
+                "type = bool\n default = true\n validation {\n condition = !var.enable_pipeline",
+            )],
+            &[(
+                "pipeline.tf",
+                "ignore_changes = [insecure_value]",
+                "ignore_changes = []",
+            )],
+            &[(
+                "s3.tf",
+                "artifact_version_id = var.enable_pipeline ? local.release.version_id : local.terraform_artifact_version_id",
+                "artifact_version_id = local.terraform_artifact_version_id",
+            )],
+            &[(
+                "pipeline.tf",
+                "resource \"aws_codebuild_project\" \"deploy\" { count = local.pipeline",
+                "resource \"aws_codebuild_project\" \"deploy\" {\n count = 1",
+            )],
         ],
     );
 }

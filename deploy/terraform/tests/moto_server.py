@@ -28,6 +28,24 @@ what the configuration reads from AWS that moto does not have:
   - every RDS instance gets its own DbiResourceId (moto gives all the same
     one, so the provider's lookup by resource id finds two instances).
 
+  - instance refresh (moto 5.2.5 has no StartInstanceRefresh at all): a
+    recording fake of Start/Describe/Cancel/RollbackInstanceRefresh. A start
+    is recorded with every parameter (GET /_newsread/refreshes lists them)
+    and finishes at once with the outcome set by POST
+    /_newsread/refresh-outcome (Successful by default); on success the
+    group takes the desired launch template version, as AWS does.
+
+  - launch template versions as EC2 keeps them: CreateLaunchTemplateVersion
+    with SourceVersion starts from that version's data (moto ignores it and
+    stores only the given fields), DeleteLaunchTemplateVersions (moto has
+    none) removes versions, and version numbers are never reused.
+
+  - CodeBuild projects of source and artifacts type CODEPIPELINE without a
+    location, as AWS accepts them (moto 5.2.5 requires a location).
+
+  - CodePipeline metadata timestamps as epoch seconds (moto 5.2.5 answers
+    ISO strings, which the JSON protocol's clients refuse to decode).
+
 It serves HTTPS (a throwaway self-signed certificate; the provider runs with
 insecure = true): moto evaluates bucket policies, and the buckets deny
 aws:SecureTransport = false, as they should. AWS managed IAM policies are
@@ -239,8 +257,180 @@ def unique_db_resource_ids():
     DBInstance.dbi_resource_id = property(get, lambda self, value: None)
 
 
+REFRESHES = []
+REFRESH_OUTCOME = ["Successful"]
+AS_NS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+
+
+def refresh_fake(environ):
+    """(status, content type, body) for the instance refresh calls and the
+    fake's control paths, None for anything else (the body is put back)."""
+    import io
+    import urllib.parse
+    import uuid
+
+    path = environ.get("PATH_INFO", "")
+    if path == "/_newsread/refreshes":
+        return "200 OK", "application/json", json.dumps(REFRESHES)
+    if path == "/_newsread/refresh-outcome":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        REFRESH_OUTCOME[0] = environ["wsgi.input"].read(size).decode().strip() or "Successful"
+        return "200 OK", "text/plain", REFRESH_OUTCOME[0]
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if ("/autoscaling/" not in auth and "/ec2/" not in auth) or environ.get("REQUEST_METHOD") != "POST":
+        return None
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(size)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    form = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+    action = form.get("Action")
+    if "/ec2/" in auth:
+        return delete_launch_template_versions(environ, form) if action == "DeleteLaunchTemplateVersions" else None
+    if action not in ("StartInstanceRefresh", "DescribeInstanceRefreshes", "CancelInstanceRefresh", "RollbackInstanceRefresh"):
+        return None
+
+    def xml(inner):
+        return "200 OK", "text/xml", '<%sResponse xmlns="%s"><%sResult>%s</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>' % (
+            action, AS_NS, action, inner, action, uuid.uuid4(), action)
+
+    name = form.get("AutoScalingGroupName", "")
+    if action == "StartInstanceRefresh":
+        from moto.autoscaling.models import autoscaling_backends
+        refresh_id = str(uuid.uuid4())
+        status = REFRESH_OUTCOME[0]
+        record = {"InstanceRefreshId": refresh_id, "AutoScalingGroupName": name, "Status": status,
+                  "Params": {k: v for k, v in form.items() if k not in ("Action", "Version")}}
+        REFRESHES.append(record)
+        group = None
+        for region_backend in autoscaling_backends[ACCOUNT].values():
+            group = region_backend.autoscaling_groups.get(name) or group
+        version = form.get("DesiredConfiguration.LaunchTemplate.Version")
+        if group is not None and version and status == "Successful":
+            group.launch_template_version = version
+            group.provided_launch_template_version = version
+        return xml("<InstanceRefreshId>%s</InstanceRefreshId>" % refresh_id)
+    if action == "DescribeInstanceRefreshes":
+        wanted = {v for k, v in form.items() if k.startswith("InstanceRefreshIds.member.")}
+        items = "".join(
+            "<member><InstanceRefreshId>%s</InstanceRefreshId><AutoScalingGroupName>%s</AutoScalingGroupName>"
+            "<Status>%s</Status><StatusReason>newsread moto fake</StatusReason><PercentageComplete>100</PercentageComplete>"
+            "<InstancesToUpdate>0</InstancesToUpdate></member>" % (r["InstanceRefreshId"], r["AutoScalingGroupName"], r["Status"])
+            for r in reversed(REFRESHES)
+            if r["AutoScalingGroupName"] == name and (not wanted or r["InstanceRefreshId"] in wanted))
+        return xml("<InstanceRefreshes>%s</InstanceRefreshes>" % items)
+    return "400 Bad Request", "text/xml", (
+        '<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>ActiveInstanceRefreshNotFound</Code>'
+        '<Message>No in-progress instance refresh (newsread moto fake)</Message></Error></ErrorResponse>' % AS_NS)
+
+
+def launch_template_versions():
+    import copy
+
+    from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    def create_version(self, data, description):
+        num = getattr(self, "_next_version", len(self.versions) + 1)
+        version = LaunchTemplateVersion(self, num, data, description)
+        self.versions.append(version)
+        self._next_version = num + 1
+        return version
+
+    def get_version(self, num):
+        text = str(num).lower()
+        if text == "$latest":
+            return self.versions[-1]
+        if text == "$default":
+            return self.default_version()
+        for v in self.versions:
+            if str(v.number) == str(num):
+                return v
+        raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+
+    LaunchTemplate.create_version = create_version
+    LaunchTemplate.get_version = get_version
+    LaunchTemplate.default_version = lambda self: self.get_version(self.default_version_number)
+
+    original = LaunchTemplates.create_launch_template_version
+
+    def create_launch_template_version(self):
+        source = self._get_param("SourceVersion")
+        if not source:
+            return original(self)
+        name = self._get_param("LaunchTemplateName")
+        tmpl_id = self._get_param("LaunchTemplateId")
+        template = self.ec2_backend.get_launch_template(tmpl_id) if tmpl_id else self.ec2_backend.get_launch_template_by_name(name)
+        data = copy.deepcopy(template.get_version(source).data)
+        data.update(self._get_param("LaunchTemplateData", {}))
+        version = template.create_version(data, self._get_param("VersionDescription"))
+        from moto.core.responses import ActionResult
+        return ActionResult({"LaunchTemplateVersion": {
+            "CreateTime": version.create_time, "DefaultVersion": template.is_default(version),
+            "LaunchTemplateData": version.data, "LaunchTemplateId": template.id,
+            "LaunchTemplateName": template.name, "VersionDescription": version.description,
+            "VersionNumber": version.number}})
+
+    LaunchTemplates.create_launch_template_version = create_launch_template_version
+
+
+def delete_launch_template_versions(environ, form):
+    import uuid
+
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    region = auth.split("Credential=", 1)[-1].split("/")[2] if "Credential=" in auth else "eu-west-1"
+    backend = ec2_backends[ACCOUNT][region]
+    template = backend.get_launch_template(form["LaunchTemplateId"])
+    wanted = {v for k, v in form.items() if k.startswith("LaunchTemplateVersion.")}
+    done = []
+    for v in list(template.versions):
+        if str(v.number) in wanted and not template.is_default(v):
+            template.versions.remove(v)
+            done.append(v.number)
+    items = "".join("<item><launchTemplateId>%s</launchTemplateId><launchTemplateName>%s</launchTemplateName>"
+                    "<versionNumber>%d</versionNumber></item>" % (template.id, template.name, n) for n in done)
+    return "200 OK", "text/xml", (
+        '<DeleteLaunchTemplateVersionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>%s</requestId>'
+        "<successfullyDeletedLaunchTemplateVersionSet>%s</successfullyDeletedLaunchTemplateVersionSet>"
+        "<unsuccessfullyDeletedLaunchTemplateVersionSet/></DeleteLaunchTemplateVersionsResponse>" % (uuid.uuid4(), items))
+
+
+def codepipeline_projects_need_no_location():
+    import moto.codebuild.responses as cb
+
+    for name in ("_validate_required_params_source", "_validate_required_params_artifacts"):
+        original = getattr(cb, name)
+
+        def check(spec, _original=original):
+            if spec.get("type") == "CODEPIPELINE" and not spec.get("location"):
+                return None
+            return _original(spec)
+
+        setattr(cb, name, check)
+
+
+def codepipeline_epoch_timestamps():
+    from moto.codepipeline.models import CodePipeline
+
+    original = CodePipeline.metadata
+
+    def metadata(self):
+        data = dict(original.fget(self))
+        data["created"] = self._created.timestamp()
+        data["updated"] = self._updated.timestamp()
+        return data
+
+    CodePipeline.metadata = property(metadata)
+
+
 def with_stubs(app):
     def wrapped(environ, start_response):
+        fake = refresh_fake(environ)
+        if fake is not None:
+            status, ctype, body = fake
+            data = body.encode()
+            start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+            return [data]
         stub = cloudfront_policy_stub(environ)
         if stub is None:
             return app(environ, start_response)
@@ -281,6 +471,9 @@ def main():
     ignore_secure_transport_denials()
     keep_newer_noncurrent_versions()
     unique_db_resource_ids()
+    launch_template_versions()
+    codepipeline_projects_need_no_location()
+    codepipeline_epoch_timestamps()
     urllib3.disable_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
