@@ -13,9 +13,12 @@ pub mod server;
 pub mod session;
 mod throttle;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
@@ -25,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use ipnet::IpNet;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
@@ -163,22 +165,33 @@ fn parse_viewer_address(value: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            // Not a secret: the thread's userspace generator spares a syscall per request.
-            let bytes: [u8; 12] = rand::random();
-            crate::hex(&bytes)
-        })
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The client's request id when it is a sane one (kept as it is, sharing the request's buffer),
+/// else a new one.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(v) = headers.get("x-request-id").filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
+    }) {
+        return v.clone();
+    }
+    // Not a secret: the thread's userspace generator spares a syscall per request.
+    let bytes: [u8; 12] = rand::random();
+    let mut text = [0u8; 24];
+    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(b & 0xf)];
+    }
+    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
 }
 
 const CSP: &str = "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; \
                    script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
                    frame-ancestors 'none'";
+
+/// How many headers `security_headers` may add.
+const SECURITY_HEADERS: usize = 8;
 
 fn security_headers(headers: &mut HeaderMap, https: bool) {
     let fixed: [(HeaderName, &str); 6] = [
@@ -226,23 +239,26 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
     );
     let https = client.https;
     req.extensions_mut().insert(client);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    // The route template, not the path: bounded labels. Cloning it shares the router's string.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = req.method().clone();
-    let span = tracing::info_span!("request", %method, route = %route, request_id = %id);
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        route,
+        request_id = id.to_str().unwrap_or_default()
+    );
+    let mut response = catch_panic(next.run(req).instrument(span.clone())).await;
     let headers = response.headers_mut();
+    headers.reserve(SECURITY_HEADERS + 2);
     security_headers(headers, https);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        headers.insert(HeaderName::from_static("x-request-id"), v);
-    }
+    headers.insert(HeaderName::from_static("x-request-id"), id);
     let status = response.status().as_u16();
     let elapsed = start.elapsed().as_secs_f64();
     state
         .metrics
-        .observe_request(method.as_str(), &route, status, elapsed);
+        .observe_request(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed * 1000.0;
     let _enter = span.enter();
     if route == "/healthz" || route == "/readyz" {
@@ -261,13 +277,30 @@ async fn not_found(req: Request) -> Response {
     }
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+/// A panic in a handler or a layer becomes the generic 500 page (logged), not a dropped
+/// connection. The future stays pinned in the caller's state: no allocation per request.
+async fn catch_panic(inner: impl Future<Output = Response>) -> Response {
+    let mut inner = std::pin::pin!(inner);
+    let polled = std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    polled
+        .unwrap_or_else(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response())
 }
 
+/// Every request passes through `observe` (request id, client address, span, metrics, log
+/// line, security headers, panic guard). Pages, the API, assets and media also get the request
+/// timeout, compression, the body limit and personalised error pages; the load balancer's
+/// probes do not need them (their bodies are a few bytes, they render no page, and `/readyz`
+/// bounds its own check), and skipping those layers keeps the checks cheap.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
-    Router::new()
+    let pages = Router::new()
         .route("/", get(pages::home::show))
         .route(
             "/register",
@@ -292,8 +325,6 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/saved/{article_id}",
             put(api::saved::put).delete(api::saved::delete),
         )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         .route("/static/{*path}", get(assets::serve))
         .route("/media/{id}/{key}", get(media::serve))
         .fallback(not_found)
@@ -306,8 +337,12 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
+        ));
+    let probes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    probes
+        .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -315,6 +350,7 @@ pub fn router(state: AppState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -404,5 +440,37 @@ mod tests {
         );
         let generated = request_id(&headers(&[("x-request-id", "has space")]));
         assert_eq!(generated.len(), 24);
+        assert!(generated
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)));
+        assert_ne!(generated, request_id(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_the_generic_500_page() {
+        let at_once = catch_panic(async {
+            if true {
+                panic!("boom");
+            }
+            StatusCode::OK.into_response()
+        })
+        .await;
+        assert_eq!(at_once.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let later = catch_panic(async {
+            tokio::task::yield_now().await;
+            if true {
+                panic!("boom after a wait");
+            }
+            StatusCode::OK.into_response()
+        })
+        .await;
+        assert_eq!(later.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(later.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("boom"));
+        let fine = catch_panic(async { StatusCode::IM_A_TEAPOT.into_response() }).await;
+        assert_eq!(fine.status(), StatusCode::IM_A_TEAPOT);
     }
 }

@@ -24,7 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::Service as _;
 
@@ -64,43 +64,36 @@ impl Activity {
     }
 }
 
+/// The connection's activity, read by its watchdog. Requests only update it (an uncontended
+/// lock, no wake-up, no timer): the watchdog re-reads it when it wakes, at the deadline it
+/// computed or after the shortest timeout at the latest. Every deadline lies at least that
+/// far after the event that set it, so none is missed, and the timer is re-armed once per
+/// timeout period rather than once or twice per request.
 struct Watch {
     activity: Mutex<Activity>,
-    changed: Notify,
 }
 
 impl Watch {
     fn update(&self, f: impl FnOnce(&mut Activity)) {
         f(&mut self.activity.lock().unwrap_or_else(|e| e.into_inner()));
-        self.changed.notify_one();
     }
 
     /// Resolves when the connection has been silent (or slow) past its deadline.
     async fn expired(&self, timeouts: Timeouts) {
+        let longest_nap = timeouts.header_read.min(timeouts.idle);
         loop {
             let deadline = self
                 .activity
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .deadline(timeouts);
-            match deadline {
-                None => self.changed.notified().await,
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {
-                            let now = self
-                                .activity
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .deadline(timeouts);
-                            if now.is_some_and(|d| d <= Instant::now()) {
-                                return;
-                            }
-                        }
-                        () = self.changed.notified() => {}
-                    }
-                }
-            }
+            let now = Instant::now();
+            let wake = match deadline {
+                Some(at) if at <= now => return,
+                Some(at) => at.min(now + longest_nap),
+                None => now + longest_nap,
+            };
+            tokio::time::sleep_until(wake).await;
         }
     }
 }
@@ -127,8 +120,6 @@ impl AsyncRead for Watched {
                 .unwrap_or_else(|e| e.into_inner());
             if a.in_flight == 0 && a.reading_since.is_none() {
                 a.reading_since = Some(Instant::now());
-                drop(a);
-                self.watch.changed.notify_one();
             }
         }
         result
@@ -281,7 +272,6 @@ async fn connection(
             reading_since: None,
             served: false,
         }),
-        changed: Notify::new(),
     });
     let io = TokioIo::new(Watched {
         io: stream,
