@@ -5,6 +5,7 @@ pub mod assets;
 mod body;
 pub mod error;
 mod form;
+mod frame;
 mod health;
 mod media;
 pub mod metrics;
@@ -13,24 +14,19 @@ pub mod server;
 pub mod session;
 mod throttle;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::Instant;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderMap;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use ipnet::IpNet;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
-use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::password::Passwords;
@@ -165,110 +161,6 @@ fn parse_viewer_address(value: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// The client's request id when it is a sane one (kept as it is, sharing the request's buffer),
-/// else a new one.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(v) = headers.get("x-request-id").filter(|v| {
-        let b = v.as_bytes();
-        !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
-    }) {
-        return v.clone();
-    }
-    // Not a secret: the thread's userspace generator spares a syscall per request.
-    let bytes: [u8; 12] = rand::random();
-    let mut text = [0u8; 24];
-    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
-        pair[1] = HEX_DIGITS[usize::from(b & 0xf)];
-    }
-    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-"))
-}
-
-const CSP: &str = "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; \
-                   script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-                   frame-ancestors 'none'";
-
-/// How many headers `security_headers` may add.
-const SECURITY_HEADERS: usize = 8;
-
-fn security_headers(headers: &mut HeaderMap, https: bool) {
-    let fixed: [(HeaderName, &str); 6] = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-        ),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    if https {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    // Pages carry per-user content: never stored by a shared cache.
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("private, no-store"));
-}
-
-/// Request id, client info, security headers and one log line per request.
-async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = request_id(req.headers());
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let client = client_info(
-        &state.config.trusted_proxies,
-        state.config.client_address_header.as_deref(),
-        peer,
-        req.headers(),
-    );
-    let https = client.https;
-    req.extensions_mut().insert(client);
-    // The route template, not the path: bounded labels. Cloning it shares the router's string.
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let method = req.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        %method,
-        route,
-        request_id = id.to_str().unwrap_or_default()
-    );
-    let mut response = catch_panic(next.run(req).instrument(span.clone())).await;
-    let headers = response.headers_mut();
-    headers.reserve(SECURITY_HEADERS + 2);
-    security_headers(headers, https);
-    headers.insert(HeaderName::from_static("x-request-id"), id);
-    let status = response.status().as_u16();
-    let elapsed = start.elapsed().as_secs_f64();
-    state
-        .metrics
-        .observe_request(method.as_str(), route, status, elapsed);
-    let latency_ms = elapsed * 1000.0;
-    let _enter = span.enter();
-    if route == "/healthz" || route == "/readyz" {
-        tracing::debug!(status, latency_ms, "request");
-    } else {
-        tracing::info!(status, latency_ms, "request");
-    }
-    response
-}
-
 async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         error::ApiError(AppError::NotFound).into_response()
@@ -277,23 +169,7 @@ async fn not_found(req: Request) -> Response {
     }
 }
 
-/// A panic in a handler or a layer becomes the generic 500 page (logged), not a dropped
-/// connection. The future stays pinned in the caller's state: no allocation per request.
-async fn catch_panic(inner: impl Future<Output = Response>) -> Response {
-    let mut inner = std::pin::pin!(inner);
-    let polled = std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    })
-    .await;
-    polled
-        .unwrap_or_else(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response())
-}
-
-/// Every request passes through `observe` (request id, client address, span, metrics, log
+/// Every request passes through the frame (`frame.rs`: request id, client address, span, metrics, log
 /// line, security headers, panic guard). Pages, the API, assets and media also get the request
 /// timeout, compression, the body limit and personalised error pages; the load balancer's
 /// probes do not need them (their bodies are a few bytes, they render no page, and `/readyz`
@@ -343,14 +219,14 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz));
     probes
         .merge(pages)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(frame::Layer::new(&state))
         .with_state(state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
+    use axum::http::{HeaderName, HeaderValue};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -430,47 +306,5 @@ mod tests {
         // Not configured: the header means nothing.
         let c = client_info(&trusted, None, edge, &h);
         assert_eq!(c.ip, Some("10.0.0.5".parse().unwrap()));
-    }
-
-    #[test]
-    fn request_ids_are_honoured_or_generated() {
-        assert_eq!(
-            request_id(&headers(&[("x-request-id", "abc-123")])),
-            "abc-123"
-        );
-        let generated = request_id(&headers(&[("x-request-id", "has space")]));
-        assert_eq!(generated.len(), 24);
-        assert!(generated
-            .as_bytes()
-            .iter()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)));
-        assert_ne!(generated, request_id(&HeaderMap::new()));
-    }
-
-    #[tokio::test]
-    async fn a_panic_becomes_the_generic_500_page() {
-        let at_once = catch_panic(async {
-            if true {
-                panic!("boom");
-            }
-            StatusCode::OK.into_response()
-        })
-        .await;
-        assert_eq!(at_once.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let later = catch_panic(async {
-            tokio::task::yield_now().await;
-            if true {
-                panic!("boom after a wait");
-            }
-            StatusCode::OK.into_response()
-        })
-        .await;
-        assert_eq!(later.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(later.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        assert!(!String::from_utf8_lossy(&body).contains("boom"));
-        let fine = catch_panic(async { StatusCode::IM_A_TEAPOT.into_response() }).await;
-        assert_eq!(fine.status(), StatusCode::IM_A_TEAPOT);
     }
 }
