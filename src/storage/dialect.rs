@@ -172,16 +172,24 @@ impl Dialect {
         }
     }
 
-    /// A query that takes this database's migration lock, waiting up to 10 minutes, and
-    /// answers `got` = 1 once held; `None` where sqlx's own lock works (PostgreSQL's advisory
-    /// lock) or a file lock is used (SQLite). sqlx asks MySQL for `GET_LOCK(name, -1)`, which
-    /// MariaDB answers with NULL (no lock) and sqlx does not check.
+    /// A query that takes this database's migration lock and answers `got` = 1 once held
+    /// (MySQL waits up to 10 minutes, PostgreSQL as long as it takes, like sqlx's own lock);
+    /// `None` where a file lock is used (SQLite). The lock covers reading the schema's status
+    /// as well as migrating, so a release never decides on a status another is changing.
+    /// sqlx asks MySQL for `GET_LOCK(name, -1)`, which MariaDB answers with NULL (no lock) and
+    /// sqlx does not check.
     pub fn migration_lock(self) -> Option<&'static str> {
         match self {
             Dialect::MySql => {
                 Some("SELECT GET_LOCK(CONCAT('newsread_migrate_', DATABASE()), 600) AS got")
             }
-            Dialect::Postgres | Dialect::Sqlite => None,
+            // Not sqlx's own key (it takes that one while it migrates, on another connection):
+            // ours is held from before the schema is read until after the migrations ran.
+            Dialect::Postgres => Some(
+                "SELECT 1::BIGINT AS got \
+                 FROM pg_advisory_lock(hashtext('newsread_migrate_' || current_database()))",
+            ),
+            Dialect::Sqlite => None,
         }
     }
 

@@ -301,6 +301,28 @@ mod tests {
         }
     }
 
+    /// Hands out loaders of page `id`, counting the loads that run.
+    #[derive(Default)]
+    struct Loads(AtomicUsize);
+
+    type Load<'a> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<FeedPage, Error>> + 'a>>;
+
+    impl Loads {
+        fn page<'a>(&'a self, id: i64) -> impl FnOnce() -> Load<'a> + 'a {
+            move || {
+                Box::pin(async move {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                    Ok(page(id))
+                })
+            }
+        }
+
+        fn count(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
     fn filter(countries: &[&'static str]) -> FeedFilter {
         let mut f = FeedFilter::default();
         f.add_codes(Dimension::Country, countries);
@@ -310,14 +332,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_search_is_its_own_page_shared_by_equal_terms_and_selection() {
         let cache = FeedCache::new(Duration::from_millis(200));
-        let loads = AtomicUsize::new(0);
-        let load = |id| {
-            let loads = &loads;
-            move || async move {
-                loads.fetch_add(1, Ordering::SeqCst);
-                Ok(page(id))
-            }
-        };
+        let loads = Loads::default();
+        let load = |id| loads.page(id);
         let f = filter(&["us"]);
         let feed = cache.get_or_load(&f, None, 30, load(1)).await.unwrap();
         let a = cache
@@ -349,7 +365,7 @@ mod tests {
             .unwrap();
         assert_eq!(other_terms.next.map(|c| c.id), Some(4));
         assert_eq!(other_selection.next.map(|c| c.id), Some(5));
-        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        assert_eq!(loads.count(), 4);
         // Cleared with the feed when this instance writes articles.
         cache.clear();
         let c = cache
@@ -362,14 +378,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn same_query_is_read_once_until_it_expires_or_is_cleared() {
         let cache = FeedCache::new(Duration::from_millis(200));
-        let loads = AtomicUsize::new(0);
-        let load = |id| {
-            let loads = &loads;
-            move || async move {
-                loads.fetch_add(1, Ordering::SeqCst);
-                Ok(page(id))
-            }
-        };
+        let loads = Loads::default();
+        let load = |id| loads.page(id);
         let a = cache
             .get_or_load(&filter(&["us", "gb"]), None, 30, load(1))
             .await
@@ -380,7 +390,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(a.next, b.next);
-        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(loads.count(), 1);
         // Another selection, cursor or size is another page.
         for (f, after, limit) in [
             (filter(&["us"]), None, 30),
@@ -396,7 +406,7 @@ mod tests {
         ] {
             cache.get_or_load(&f, after, limit, load(3)).await.unwrap();
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        assert_eq!(loads.count(), 4);
         cache.clear();
         let c = cache
             .get_or_load(&filter(&["us", "gb"]), None, 30, load(4))

@@ -157,7 +157,19 @@ impl Db {
     /// Readiness: the primary answers, has the schema this release needs, and no newer
     /// release has contracted it past this one.
     pub async fn check_schema(&self) -> Result<(), Error> {
-        self.schema_status().await?.verdict()
+        // Every `/readyz` asks: one small query decides unless a newer release migrated.
+        let newest = self
+            .read_fresh(|pool| async move { newest_applied(&pool).await })
+            .await?;
+        let known = latest_version(migrator(self.inner.dialect));
+        match newest {
+            Some(v) if v > known => self.schema_status().await?.verdict(),
+            Some(v) if v >= OLDEST_SCHEMA => Ok(()),
+            found => Err(Error::SchemaTooOld {
+                found,
+                needed: OLDEST_SCHEMA,
+            }),
+        }
     }
 
     /// The schema's version and what it declares about releases, read fresh (the primary,
@@ -229,6 +241,18 @@ async fn read_raw_status(pool: &sqlx::AnyPool) -> Result<RawStatus, sqlx::Error>
         Err(e) => return Err(e),
     };
     Ok(RawStatus { applied, declared })
+}
+
+/// The newest applied migration; `None` before the first.
+async fn newest_applied(pool: &sqlx::AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    match sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(row) => row.try_get::<Option<i64>, _>("v"),
+        Err(sqlx::Error::Database(e)) if is_missing_table(e.code().as_deref()) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// "No such table": PostgreSQL's and MySQL's SQLSTATEs; SQLite reports its generic error 1.
@@ -381,9 +405,9 @@ impl std::fmt::Display for SchemaStatus {
 /// Held while migrations run, so instances starting together take turns.
 enum MigrationLock {
     File(#[allow(dead_code)] std::fs::File),
-    /// MySQL: a named lock, held by the session of this connection.
+    /// PostgreSQL and MySQL: a named lock, held by the session of this connection.
     Named(sqlx::AnyConnection),
-    /// PostgreSQL: sqlx holds a session advisory lock itself.
+    /// An in-memory SQLite database: one process, nothing to race.
     Builtin,
 }
 
