@@ -31,10 +31,68 @@ struct Entry {
     refreshing: bool,
 }
 
+/// The entries, and each reader's tokens among them, so that dropping a reader's entries
+/// costs that reader's sessions rather than a walk over every entry under the lock.
+#[derive(Default)]
+struct Entries {
+    by_token: HashMap<Box<str>, Entry>,
+    by_user: HashMap<i64, Vec<Box<str>>>,
+}
+
+impl Entries {
+    fn insert(&mut self, token_hash: &str, entry: Entry) {
+        let user_id = entry.record.user_id;
+        if let Some(old) = self.by_token.insert(token_hash.into(), entry) {
+            if old.record.user_id == user_id {
+                return;
+            }
+            self.unindex(old.record.user_id, token_hash);
+        }
+        self.by_user
+            .entry(user_id)
+            .or_default()
+            .push(token_hash.into());
+    }
+
+    fn remove(&mut self, token_hash: &str) {
+        if let Some(old) = self.by_token.remove(token_hash) {
+            self.unindex(old.record.user_id, token_hash);
+        }
+    }
+
+    fn unindex(&mut self, user_id: i64, token_hash: &str) {
+        if let Some(tokens) = self.by_user.get_mut(&user_id) {
+            tokens.retain(|t| &**t != token_hash);
+            if tokens.is_empty() {
+                self.by_user.remove(&user_id);
+            }
+        }
+    }
+
+    fn remove_user(&mut self, user_id: i64) {
+        for token in self.by_user.remove(&user_id).unwrap_or_default() {
+            self.by_token.remove(&token);
+        }
+    }
+
+    /// Drops what is past the TTL (only when full: a walk over every entry).
+    fn remove_expired(&mut self, ttl: Duration) {
+        let expired: Vec<Box<str>> = self
+            .by_token
+            .iter()
+            .filter(|(_, e)| e.at.elapsed() >= ttl)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for token in expired {
+            self.remove(&token);
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct SessionCache {
     ttl: Duration,
-    map: Mutex<HashMap<Box<str>, Entry>>,
+    map: Mutex<Entries>,
     /// Bumped by every invalidation: a read that started before one is not stored, since it
     /// may hold what the invalidation removed.
     generation: AtomicU64,
@@ -54,7 +112,7 @@ impl SessionCache {
         !self.ttl.is_zero()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Entry>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A poisoned lock only means another request panicked mid-insert: the map is intact.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -65,7 +123,7 @@ impl SessionCache {
         if !self.enabled() {
             return None;
         }
-        let found = match self.entries().get_mut(token_hash) {
+        let found = match self.entries().by_token.get_mut(token_hash) {
             Some(e) => {
                 let age = e.at.elapsed();
                 if age >= self.ttl {
@@ -102,14 +160,14 @@ impl SessionCache {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, e| e.at.elapsed() < self.ttl);
-            if map.len() >= MAX_ENTRIES {
+        if map.by_token.len() >= MAX_ENTRIES {
+            map.remove_expired(self.ttl);
+            if map.by_token.len() >= MAX_ENTRIES {
                 return;
             }
         }
         map.insert(
-            token_hash.into(),
+            token_hash,
             Entry {
                 at: Instant::now(),
                 record,
@@ -126,7 +184,7 @@ impl SessionCache {
     /// The session's last-seen time was written: the cached copy says so too, or every
     /// request within the TTL would write it again.
     pub(crate) fn touched(&self, token_hash: &str, now: i64) {
-        if let Some(e) = self.entries().get_mut(token_hash) {
+        if let Some(e) = self.entries().by_token.get_mut(token_hash) {
             e.record.last_seen_at = now;
         }
     }
@@ -143,7 +201,7 @@ impl SessionCache {
     pub(crate) fn forget_user(&self, user_id: i64) {
         let mut map = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.retain(|_, e| e.record.user_id != user_id);
+        map.remove_user(user_id);
     }
 }
 
@@ -191,9 +249,40 @@ mod tests {
             "other readers stay"
         );
 
+        {
+            let map = cache.entries();
+            assert_eq!(map.by_token.len(), 1);
+            assert_eq!(
+                map.by_user.keys().collect::<Vec<_>>(),
+                [&2],
+                "reader 1 unindexed"
+            );
+        }
+
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(cache.get("c").is_none(), "expired");
         assert_eq!(cache.hits.load(Ordering::Relaxed), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_cache_makes_room_from_expired_entries_and_keeps_its_index() {
+        let cache = SessionCache::new(Duration::from_millis(500));
+        let g = cache.generation();
+        for i in 0..MAX_ENTRIES {
+            cache.insert(&format!("old{i}"), record(i as i64 % 7), g);
+        }
+        cache.insert("late", record(99), g);
+        assert!(
+            cache.get("late").is_none(),
+            "full of live entries: not kept"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cache.insert("new", record(3), g);
+        assert_eq!(cache.get("new").map(|r| r.user_id), Some(3));
+        let map = cache.entries();
+        assert_eq!(map.by_token.len(), 1);
+        assert_eq!(map.by_user.get(&3).map(Vec::len), Some(1));
+        assert_eq!(map.by_user.len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
