@@ -263,6 +263,7 @@ mod tests {
     use tower::{Layer as _, ServiceExt as _};
 
     use super::*;
+    use crate::web::tests::headers;
 
     fn layer() -> Layer {
         let config = Config::from_vars(BTreeMap::new()).expect("the default configuration");
@@ -270,17 +271,6 @@ mod tests {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
         }
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     #[test]
