@@ -169,11 +169,11 @@ async fn not_found(req: Request) -> Response {
     }
 }
 
-/// Every request passes through the frame (`frame.rs`: request id, client address, span, metrics, log
-/// line, security headers, panic guard). Pages, the API, assets and media also get the request
-/// timeout, compression, the body limit and personalised error pages; the load balancer's
-/// probes do not need them (their bodies are a few bytes, they render no page, and `/readyz`
-/// bounds its own check), and skipping those layers keeps the checks cheap.
+/// Every request passes through the frame (`frame.rs`: request id, client address, span,
+/// metrics, log line, security headers, panic guard). Pages, the API, assets and media also
+/// get the request timeout, compression, the body limit and personalised error pages; the
+/// load balancer's probes do not need them (their bodies are a few bytes, they render no page,
+/// and `/readyz` bounds its own check), and skipping those layers keeps the checks cheap.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let pages = Router::new()
